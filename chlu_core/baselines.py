@@ -1,0 +1,135 @@
+"""The paper's baselines, with the CHLU's rollout shape: an LSTM and a Neural ODE over the full
+observed state x = (q, q̇) of size ``2·dim``.
+
+Both expose ``rollout(q0, v0, steps) -> Trajectory`` with ``q`` and ``p`` of shape
+``(steps + 1, batch, dim)``, initial state first; for a baseline ``p`` holds the predicted
+observed velocity. Both take training windows ``(time, batch, 2·dim)`` in ``training_loss``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+from torchdiffeq import odeint
+
+from .unit import Trajectory, check_dt, check_state
+
+
+def _check_window(window: torch.Tensor, state_dim: int) -> None:
+    if not isinstance(window, torch.Tensor) or window.dim() != 3 or window.shape[-1] != state_dim:
+        shape = tuple(window.shape) if isinstance(window, torch.Tensor) else type(window).__name__
+        raise ValueError(f"window must have shape (time, batch, {state_dim}), got {shape}")
+    if window.shape[0] < 2:
+        raise ValueError(f"window needs at least 2 time steps, got {window.shape[0]}")
+    if not bool(torch.isfinite(window).all()):
+        raise ValueError("window contains NaN or inf values")
+
+
+class _Baseline(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        if not (isinstance(dim, int) and dim > 0):
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        self.dim, self.hidden = dim, hidden
+        self.state_dim = 2 * dim
+
+    def _initial_state(self, q0, v0):
+        check_state("q0", q0, self.dim)
+        check_state("v0", v0, self.dim)
+        if q0.shape != v0.shape:
+            raise ValueError(f"q0 and v0 must have the same shape, got {tuple(q0.shape)} and {tuple(v0.shape)}")
+        return torch.cat([q0, v0], dim=-1)
+
+    def _trajectory(self, states: torch.Tensor) -> Trajectory:
+        return Trajectory(states[..., :self.dim], states[..., self.dim:])
+
+
+class LSTMBaseline(_Baseline):
+    """One LSTM cell and a linear read-out predicting the next observed state.
+
+    Trained by teacher-forced next-step prediction; free-run autoregressively at test time.
+    """
+
+    def __init__(self, dim: int, hidden: int = 64):
+        super().__init__(dim, hidden)
+        self.cell = nn.LSTMCell(self.state_dim, hidden)
+        self.readout = nn.Linear(hidden, self.state_dim)
+
+    def _step(self, x, memory):
+        h, c = self.cell(x, memory)
+        return self.readout(h), (h, c)
+
+    def teacher_forced(self, window: torch.Tensor) -> torch.Tensor:
+        """Predictions of ``window[1:]`` from ``window[:-1]``, shape ``(time − 1, batch, 2·dim)``."""
+        _check_window(window, self.state_dim)
+        memory, predictions = None, []
+        for x in window[:-1]:
+            prediction, memory = self._step(x, memory)
+            predictions.append(prediction)
+        return torch.stack(predictions)
+
+    def training_loss(self, window: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced next-step MSE over a window ``(time, batch, 2·dim)``."""
+        return torch.mean((self.teacher_forced(window) - window[1:]) ** 2)
+
+    def rollout(self, q0: torch.Tensor, v0: torch.Tensor, steps: int,
+                context: Optional[torch.Tensor] = None) -> Trajectory:
+        """Free-run ``steps`` steps from (q0, v0). ``context`` ``(time, batch, 2·dim)``, if given,
+        is fed first (teacher-forced) to warm the memory; it should end just before (q0, v0)."""
+        x = self._initial_state(q0, v0)
+        memory = None
+        if context is not None:
+            _check_window(torch.cat([context, x[None]]), self.state_dim)
+            for c in context:
+                _, memory = self._step(c, memory)
+        states = [x]
+        for _ in range(steps):
+            x, memory = self._step(x, memory)
+            states.append(x)
+        return self._trajectory(torch.stack(states))
+
+    def config(self) -> dict:
+        return {"dim": self.dim, "hidden": self.hidden}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "LSTMBaseline":
+        return cls(**config)
+
+
+class NeuralODEBaseline(_Baseline):
+    """An autonomous vector field ẋ = f(x) (MLP 2·dim → hidden → hidden → 2·dim, tanh), solved
+    with torchdiffeq on the grid t = 0, dt, 2·dt, … (fixed-step ``method``, default RK4)."""
+
+    def __init__(self, dim: int, hidden: int = 64, dt: float = 0.05, method: str = "rk4"):
+        super().__init__(dim, hidden)
+        self.dt = check_dt(dt)
+        self.method = method
+        self.field = nn.Sequential(
+            nn.Linear(self.state_dim, hidden), nn.Tanh(),
+            nn.Linear(hidden, hidden), nn.Tanh(),
+            nn.Linear(hidden, self.state_dim),
+        )
+
+    def forward(self, t, x):  # torchdiffeq's signature: f(t, x)
+        return self.field(x)
+
+    def _solve(self, x0: torch.Tensor, steps: int) -> torch.Tensor:
+        times = torch.arange(steps + 1, dtype=x0.dtype, device=x0.device) * self.dt
+        return odeint(self, x0, times, method=self.method, options={"step_size": self.dt})
+
+    def training_loss(self, window: torch.Tensor) -> torch.Tensor:
+        """MSE of the solution from ``window[0]`` over the whole window ``(time, batch, 2·dim)``."""
+        _check_window(window, self.state_dim)
+        return torch.mean((self._solve(window[0], window.shape[0] - 1) - window) ** 2)
+
+    def rollout(self, q0: torch.Tensor, v0: torch.Tensor, steps: int) -> Trajectory:
+        """Solve ``steps`` steps of dt from (q0, v0)."""
+        return self._trajectory(self._solve(self._initial_state(q0, v0), steps))
+
+    def config(self) -> dict:
+        return {"dim": self.dim, "hidden": self.hidden, "dt": self.dt, "method": self.method}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "NeuralODEBaseline":
+        return cls(**config)

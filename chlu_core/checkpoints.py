@@ -1,0 +1,112 @@
+"""One safe file format for every model kind.
+
+A checkpoint is a ``torch.save`` archive of a dict holding only strings and tensors: the model's
+kind, its config and metadata as JSON text, and its weights. It is read with
+``torch.load(weights_only=True)``, so loading never executes code from the file; it is written to a
+temporary file and renamed, so a crash never leaves a half-written checkpoint.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import torch
+from torch import nn
+
+from .baselines import LSTMBaseline, NeuralODEBaseline
+from .unit import CHLU
+
+FORMAT = "chlu-checkpoint"
+FORMAT_VERSION = 1
+MODEL_KINDS = {cls.__name__: cls for cls in (CHLU, LSTMBaseline, NeuralODEBaseline)}
+
+Target = Union[str, os.PathLike, BinaryIO]
+
+
+class CheckpointError(ValueError):
+    """A file is not a readable checkpoint of this library: truncated, foreign or incompatible."""
+
+
+def to_bytes(model: nn.Module, metadata: dict | None = None) -> bytes:
+    """The checkpoint of ``model`` as bytes (e.g. for a download button)."""
+    kind = type(model).__name__
+    if kind not in MODEL_KINDS:
+        raise TypeError(f"cannot save a {kind}; checkpoints hold {', '.join(MODEL_KINDS)}")
+    from ._version import __version__
+    try:
+        metadata_json = json.dumps(metadata or {}, allow_nan=True)
+    except TypeError as error:
+        raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {error}") from None
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "kind": kind,
+        "config": json.dumps(model.config()),
+        "metadata": metadata_json,
+        "state_dict": {name: t.detach().cpu() for name, t in model.state_dict().items()},
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def save(model: nn.Module, path: Union[str, os.PathLike], metadata: dict | None = None) -> Path:
+    """Write ``model`` (CHLU, LSTMBaseline or NeuralODEBaseline) with ``metadata`` to ``path`` atomically."""
+    data = to_bytes(model, metadata)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(source: Target, map_location: Union[str, torch.device] = "cpu", with_metadata: bool = False):
+    """Read a checkpoint from a path, bytes or a binary file object.
+
+    Returns the model (in eval mode), or ``(model, metadata)`` when ``with_metadata`` is true.
+    Raises :class:`CheckpointError` naming the problem if the file is not a valid checkpoint.
+    """
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "the uploaded file"
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    try:
+        payload = torch.load(source, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:
+        raise CheckpointError(
+            f"{name} is not a readable checkpoint (truncated, corrupted or not a torch archive "
+            f"of plain tensors): {type(error).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{name} is a torch file but not a {FORMAT} (no format marker)")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{name} has checkpoint format version {version!r}; this library reads up to {FORMAT_VERSION}")
+    kind = payload.get("kind")
+    if kind not in MODEL_KINDS:
+        raise CheckpointError(f"{name} holds an unknown model kind {kind!r}")
+    try:
+        config = json.loads(payload["config"])
+        metadata = json.loads(payload["metadata"])
+        model = MODEL_KINDS[kind].from_config(config)
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{name} does not match a {kind} of this library version: {error}") from None
+    model.to(map_location).eval()
+    if with_metadata:
+        return model, metadata
+    return model

@@ -1,0 +1,239 @@
+"""The Causal Hamiltonian Learning Unit: H(q, p) = T(p) + V_θ(q) + α‖q‖², evolved by a
+dissipative velocity-Verlet integrator that is exactly symplectic at zero friction.
+
+Shapes: positions ``q`` and momenta ``p`` are ``(batch, dim)``; energies are ``(batch,)``;
+a rollout of ``steps`` steps holds ``steps // record_every + 1`` states, the initial state first.
+Time is in units of the step ``dt``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+import numpy
+import torch
+from torch import nn
+
+from ._backend import freeze
+from .kinetic import KINETIC_MODES, Kinetic, make_kinetic
+from .potentials import MLPPotential, Potential, potential_from_config
+from .schedules import AnnealedFriction, ConstantFriction, Friction, as_friction
+
+Temperature = Callable[[int, int], float]
+
+
+class DivergenceError(ValueError):
+    """A rollout left the finite numbers: the step dt is too large for the potential's curvature."""
+
+
+@dataclass
+class Trajectory:
+    """States after every recorded step, initial state first: ``q``, ``p`` of shape ``(time, batch, dim)``."""
+
+    q: torch.Tensor
+    p: torch.Tensor
+
+    @property
+    def states(self) -> torch.Tensor:
+        """``(time, batch, 2·dim)``: positions then momenta (or velocities, for the baselines)."""
+        return torch.cat([self.q, self.p], dim=-1)
+
+    def __len__(self) -> int:
+        return self.q.shape[0]
+
+
+def check_state(name: str, x: torch.Tensor, dim: int) -> None:
+    """Raise ``ValueError`` unless ``x`` is a finite floating ``(batch, dim)`` tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (batch, {dim}), got {type(x).__name__}")
+    if x.dim() != 2 or x.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (batch, {dim}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf values")
+
+
+def check_dt(dt: float) -> float:
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"time step dt must be a finite number > 0, got {dt!r}")
+    return float(dt)
+
+
+class CHLU(nn.Module):
+    """A learned Hamiltonian system with a speed-limited kinetic term.
+
+    Args:
+        dim: configuration-space dimension d (q, p ∈ R^d).
+        potential: the learned V_θ; defaults to ``MLPPotential(dim)``.
+        kinetic: ``"relativistic"`` (√(c² pᵀM⁻¹p + m₀²c⁴)), ``"newtonian"`` (½‖p‖²) or
+            ``"newtonian_learned"`` (½ pᵀM⁻¹p); M is a learned diagonal mass.
+        c: speed limit of the relativistic kinetic term.  m0: its rest mass.
+        alpha: confinement strength in α‖q‖².  dt: integrator step.
+    """
+
+    def __init__(self, dim: int, potential: Optional[Potential] = None, kinetic: str = "relativistic",
+                 c: float = 1.0, m0: float = 1.0, alpha: float = 0.0, dt: float = 0.05):
+        super().__init__()
+        if not (isinstance(dim, int) and dim > 0):
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        if kinetic not in KINETIC_MODES:
+            raise ValueError(f"unknown kinetic mode {kinetic!r}; choose one of {', '.join(KINETIC_MODES)}")
+        if not (math.isfinite(alpha) and alpha >= 0):
+            raise ValueError(f"confinement alpha must be a finite number ≥ 0, got {alpha!r}")
+        potential = MLPPotential(dim) if potential is None else potential
+        if potential.dim != dim:
+            raise ValueError(f"potential has dim {potential.dim} but the unit has dim {dim}")
+        self.dim = dim
+        self.potential = potential
+        self.kinetic: Kinetic = make_kinetic(kinetic, dim, c=c, m0=m0)
+        self.alpha = float(alpha)
+        self.dt = check_dt(dt)
+
+    # --- energies and their gradients -------------------------------------------------------
+    def potential_energy(self, q: torch.Tensor) -> torch.Tensor:
+        """V_θ(q) + α‖q‖², shape ``(batch,)``."""
+        return self.potential(q) + self.alpha * q.square().sum(-1)
+
+    def kinetic_energy(self, p: torch.Tensor) -> torch.Tensor:
+        """T(p), shape ``(batch,)``."""
+        return self.kinetic.energy(p)
+
+    def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """H(q, p) = T(p) + V_θ(q) + α‖q‖², shape ``(batch,)``."""
+        return self.kinetic.energy(p) + self.potential_energy(q)
+
+    def velocity(self, p: torch.Tensor) -> torch.Tensor:
+        """q̇ = ∂H/∂p, shape ``(batch, dim)``."""
+        return self.kinetic.velocity(p)
+
+    def force(self, q: torch.Tensor) -> torch.Tensor:
+        """ṗ = −∂H/∂q (confinement included), shape ``(batch, dim)``."""
+        return -self._potential_gradient(self.potential.gradient)(q)
+
+    def _potential_gradient(self, gradient_v):
+        two_alpha = 2.0 * self.alpha
+        if two_alpha == 0.0:
+            return gradient_v
+        return lambda q: gradient_v(q) + two_alpha * q
+
+    # --- integration -------------------------------------------------------------------------
+    def step(self, q: torch.Tensor, p: torch.Tensor, gamma: float = 0.0):
+        """One dissipative velocity-Verlet step; returns ``(q', p')``, each ``(batch, dim)``.
+
+        p½ = p − (ε/2)∂H/∂q(q); q' = q + ε ∂H/∂p(p½); p' = (1 − γ)(p½ − (ε/2)∂H/∂q(q')).
+        """
+        traj = self.rollout(q, p, steps=1, gamma=gamma)
+        return traj.q[-1], traj.p[-1]
+
+    def rollout(self, q0: torch.Tensor, p0: torch.Tensor, steps: int,
+                gamma: Union[float, Friction] = 0.0, temperature: Optional[Temperature] = None,
+                generator: Optional[torch.Generator] = None, record_every: int = 1,
+                check_finite: bool = True) -> Trajectory:
+        """Evolve ``steps`` Verlet steps from ``(q0, p0)`` and record the states.
+
+        ``gamma`` is a constant friction in [0, 1) or a schedule from :mod:`chlu_core.schedules`.
+        With a ``temperature`` schedule this is the Langevin mode: after the friction,
+        p ← p + sqrt(2 γ_t T_t dt) ξ with ξ ~ N(0, I) drawn from ``generator``.
+        Differentiable through every step when gradients are enabled and the unit has trainable
+        weights; otherwise a graph-free fast path. Raises :class:`DivergenceError` if the states
+        leave the finite numbers (unless ``check_finite`` is False).
+        """
+        check_state("q0", q0, self.dim)
+        check_state("p0", p0, self.dim)
+        if q0.shape != p0.shape:
+            raise ValueError(f"q0 and p0 must have the same shape, got {tuple(q0.shape)} and {tuple(p0.shape)}")
+        if not (isinstance(steps, int) and steps >= 0):
+            raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
+        if not (isinstance(record_every, int) and record_every >= 1):
+            raise ValueError(f"record_every must be an integer ≥ 1, got {record_every!r}")
+        dtype = next(self.parameters()).dtype
+        if q0.dtype != dtype or p0.dtype != dtype:
+            raise ValueError(f"states are {q0.dtype}/{p0.dtype} but the unit is {dtype}; "
+                             f"convert one of them (e.g. unit.to({dtype}) or q0.to({dtype}))")
+        friction = as_friction(gamma)
+
+        differentiable = torch.is_grad_enabled() and (
+            q0.requires_grad or p0.requires_grad or any(w.requires_grad for w in self.parameters()))
+        with torch.set_grad_enabled(differentiable):
+            xp = self._inference_backend(q0, friction) if not differentiable else torch
+            if differentiable:
+                gradient_u = self._potential_gradient(self.potential.gradient)
+                velocity = self.kinetic.velocity
+            else:
+                gradient_u = self._potential_gradient(self.potential.frozen_gradient(xp))
+                velocity = self.kinetic.frozen_velocity(xp)
+
+            def noise(shape):
+                sample = torch.randn(shape, generator=generator, dtype=q0.dtype, device=q0.device)
+                return freeze(sample, xp)
+
+            q, p = (q0, p0) if differentiable else (freeze(q0, xp), freeze(p0, xp))
+            # A diverging rollout is reported once, by _check_finite, not as NumPy warnings per step.
+            with numpy.errstate(over="ignore", invalid="ignore"):
+                qs, ps = _integrate(q, p, steps, self.dt, friction,
+                                    temperature, noise, record_every, gradient_u, velocity, self.hamiltonian)
+            traj = Trajectory(_to_torch(xp.stack(qs)), _to_torch(xp.stack(ps)))
+        if check_finite:
+            _check_finite(traj, self.dt * record_every)
+        return traj
+
+    def _inference_backend(self, q0, friction):
+        """NumPy where it is exact and faster (a closed-form gradient on the CPU, state-free
+        friction); PyTorch otherwise."""
+        state_free = isinstance(friction, (ConstantFriction, AnnealedFriction))
+        if q0.device.type == "cpu" and self.potential.supports_numpy and state_free:
+            return numpy
+        return torch
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def config(self) -> dict:
+        kinetic = self.kinetic.config()
+        return {"dim": self.dim, "potential": self.potential.config(), "kinetic": kinetic["mode"],
+                "c": kinetic.get("c", 1.0), "m0": kinetic.get("m0", 1.0), "alpha": self.alpha, "dt": self.dt}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "CHLU":
+        config = dict(config)
+        potential = potential_from_config(config.pop("potential"))
+        return cls(potential=potential, **config)
+
+
+def _integrate(q, p, steps, dt, friction, temperature, noise, record_every, gradient_u, velocity,
+               energy):
+    """The one rollout loop: dissipative velocity Verlet, with friction and Langevin noise from the
+    schedules. Works on torch tensors or NumPy arrays alike; returns lists of recorded q and p."""
+    half_dt = 0.5 * dt
+    qs, ps = [q], [p]
+    grad_u = gradient_u(q)  # reused: the second half-kick's gradient is the next step's first
+    for t in range(steps):
+        gamma = friction(t, steps, q, p, energy)
+        p = p - half_dt * grad_u
+        q = q + dt * velocity(p)
+        grad_u = gradient_u(q)
+        p = p - half_dt * grad_u
+        if isinstance(gamma, torch.Tensor) or gamma != 0.0:
+            p = p * (1.0 - gamma)
+            if temperature is not None:
+                sigma = (2.0 * gamma * temperature(t, steps) * dt) ** 0.5
+                p = p + sigma * noise(p.shape)
+        if (t + 1) % record_every == 0:
+            qs.append(q)
+            ps.append(p)
+    return qs, ps
+
+
+def _to_torch(x):
+    """A NumPy result as a tensor (zero-copy); tensors pass through."""
+    return torch.from_numpy(x) if isinstance(x, numpy.ndarray) else x
+
+
+def _check_finite(traj: Trajectory, record_dt: float) -> None:
+    finite = torch.isfinite(traj.q).all(dim=(1, 2)) & torch.isfinite(traj.p).all(dim=(1, 2))
+    if not bool(finite.all()):
+        first_bad = int((~finite).nonzero()[0, 0])
+        raise DivergenceError(
+            f"the rollout diverged (non-finite state) near t = {first_bad * record_dt:.4g}: "
+            "the step dt is too large for the learned potential's curvature (dt·ω > 2); "
+            "lower dt, raise the friction, or retrain with stronger confinement alpha")

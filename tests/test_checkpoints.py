@@ -1,0 +1,113 @@
+"""One safe checkpoint format: round trips, atomic writes, clear errors, no code execution."""
+import io
+import os
+import pickle
+
+import pytest
+import torch
+
+import chlu_core
+from chlu_core import (CHLU, CheckpointError, ConvPotential, LSTMBaseline, MLPPotential, NeuralODEBaseline,
+                       load, save)
+
+MODELS = {
+    "chlu": lambda: CHLU(2, MLPPotential(2, hidden=16), kinetic="relativistic", c=3.0, m0=0.5, alpha=0.1, dt=0.02),
+    "chlu_conv": lambda: CHLU(784, ConvPotential(), kinetic="newtonian_learned", dt=0.05),
+    "lstm": lambda: LSTMBaseline(2, hidden=16),
+    "node": lambda: NeuralODEBaseline(1, hidden=16, dt=0.1),
+}
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_round_trip_gives_identical_outputs(kind, tmp_path):
+    torch.manual_seed(0)
+    model = MODELS[kind]()
+    path = save(model, tmp_path / "model.pt", metadata={"experiment": "test", "metrics": {"mse": 0.5}})
+    loaded, metadata = load(path, with_metadata=True)
+    assert type(loaded) is type(model)
+    assert metadata == {"experiment": "test", "metrics": {"mse": 0.5}}
+    dim = model.dim
+    q0, p0 = torch.rand(3, dim) - 0.5, 0.1 * torch.randn(3, dim)
+    with torch.no_grad():
+        expected, actual = model.rollout(q0, p0, steps=5), loaded.rollout(q0, p0, steps=5)
+    assert torch.equal(expected.q, actual.q) and torch.equal(expected.p, actual.p)
+    assert loaded.config() == model.config()
+
+
+def test_bytes_round_trip_and_library_version():
+    model = MODELS["chlu"]()
+    data = chlu_core.to_bytes(model)
+    payload = torch.load(io.BytesIO(data), weights_only=True)
+    assert payload["library_version"] == chlu_core.__version__
+    assert isinstance(load(data), CHLU)
+
+
+def test_truncated_file_raises(tmp_path):
+    path = save(MODELS["chlu"](), tmp_path / "model.pt")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load(path)
+
+
+def test_random_bytes_raise(tmp_path):
+    path = tmp_path / "random.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load(path)
+
+
+def test_foreign_torch_file_raises(tmp_path):
+    path = tmp_path / "state_dict.pt"
+    torch.save(MODELS["lstm"]().state_dict(), path)
+    with pytest.raises(CheckpointError, match="no format marker"):
+        load(path)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_loading_never_executes_code(tmp_path):
+    marker = tmp_path / "pwned"
+    Exploit.marker = marker
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "chlu-checkpoint", "payload": Exploit()}, path)
+    with pytest.raises(CheckpointError):
+        load(path)
+    path.write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(CheckpointError):
+        load(path)
+    assert not marker.exists()
+
+
+def test_incompatible_checkpoint_raises(tmp_path):
+    path = save(MODELS["chlu"](), tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["potential.layers.0.weight"] = torch.zeros(3, 3)
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="does not match a CHLU"):
+        load(path)
+    payload["format_version"] = 99
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="format version 99"):
+        load(path)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    path = save(MODELS["lstm"](), tmp_path / "model.pt", metadata={"version": 1})
+
+    def crash(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save(MODELS["lstm"](), path, metadata={"version": 2})
+    monkeypatch.undo()
+    assert load(path, with_metadata=True)[1] == {"version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_metadata_must_be_plain_data(tmp_path):
+    with pytest.raises(TypeError, match="JSON"):
+        save(MODELS["lstm"](), tmp_path / "m.pt", metadata={"bad": object()})
