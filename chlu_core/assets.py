@@ -1,0 +1,55 @@
+"""The shipped pretrained checkpoints in ``assets/`` and their manifest.
+
+``assets/manifest.json`` lists, per file: sha256, experiment, preset, seed, metrics, training wall
+time and library version. :func:`register` adds or replaces an entry atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ._version import __version__
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+MANIFEST = ASSETS_DIR / "manifest.json"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_manifest(manifest: Path = MANIFEST) -> dict:
+    """``{"files": {name: entry}}``; empty when there is no manifest yet."""
+    if not Path(manifest).exists():
+        return {"files": {}}
+    return json.loads(Path(manifest).read_text())
+
+
+def register(path: Path, experiment: str, preset: str, seed: int, metrics: dict, wall_time_s: float,
+             manifest: Path = MANIFEST, **extra) -> dict:
+    """Record the checkpoint at ``path`` (inside the assets folder) in the manifest."""
+    path = Path(path)
+    entry = {"file": path.name, "sha256": sha256(path), "experiment": experiment, "preset": preset,
+             "seed": seed, "metrics": metrics, "training_wall_time_s": round(wall_time_s, 2),
+             "library_version": __version__, **extra}
+    data = read_manifest(manifest)
+    data["files"][path.name] = entry
+    fd, tmp = tempfile.mkstemp(dir=Path(manifest).parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+    os.replace(tmp, manifest)
+    return entry
+
+
+def asset_path(name: str) -> Path:
+    """Path of a shipped file, checked against its manifest hash."""
+    entry = read_manifest()["files"].get(name)
+    if entry is None:
+        raise FileNotFoundError(f"{name} is not listed in {MANIFEST}")
+    path = ASSETS_DIR / name
+    if sha256(path) != entry["sha256"]:
+        raise ValueError(f"{path} does not match its sha256 in the manifest (corrupted or replaced)")
+    return path

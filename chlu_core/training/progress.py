@@ -1,0 +1,88 @@
+"""One training loop shape for every trainer: progress callbacks, early stop, divergence guard.
+
+A trainer supplies ``step(iteration) -> dict[str, float]`` (one optimiser step, returning its losses);
+:func:`train_loop` calls it, reports :class:`Progress` after each iteration, stops when the callback
+returns ``False``, and on a NaN/inf loss or weights restores the last good weights and raises
+:class:`TrainingDiverged` with a clear message.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a trainer reports after each iteration (``iteration`` counts from 1)."""
+
+    iteration: int
+    total: int
+    losses: dict
+    elapsed: float  # seconds since training started
+
+
+ProgressCallback = Callable[[Progress], Optional[bool]]  # return False to stop early
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite loss or weights; the model holds its last good weights."""
+
+    def __init__(self, message: str, iteration: int):
+        super().__init__(message)
+        self.iteration = iteration
+
+
+@dataclass
+class TrainingLog:
+    """Loss history and outcome of a run: ``history[name]`` is one float per completed iteration."""
+
+    history: dict = field(default_factory=dict)
+    iterations: int = 0
+    elapsed: float = 0.0
+    stopped_early: bool = False
+
+
+def _finite_model(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(w).all()) for w in model.parameters())
+
+
+def train_loop(model: nn.Module, step: Callable[[int], dict], iterations: int,
+               progress: Optional[ProgressCallback] = None, checkpoint_every: int = 10) -> TrainingLog:
+    """Run ``step(i)`` for i = 0 … iterations − 1 with progress reports and a divergence guard.
+
+    The last good weights are kept every ``checkpoint_every`` iterations (a copy costs little for
+    these small models) and restored if the run diverges.
+    """
+    log = TrainingLog()
+    good_state = copy.deepcopy(model.state_dict())
+    start = time.perf_counter()
+    for i in range(iterations):
+        try:
+            losses = {name: float(value) for name, value in step(i).items()}
+        except Exception as error:  # a DivergenceError inside a rollout, or similar numerical failure
+            if isinstance(error, (ValueError, RuntimeError)) and "diverged" in str(error):
+                losses = {"loss": math.nan}
+            else:
+                raise
+        if not all(math.isfinite(v) for v in losses.values()) or not _finite_model(model):
+            model.load_state_dict(good_state)
+            raise TrainingDiverged(
+                f"training diverged at iteration {i + 1} (loss {losses}); the model keeps its weights from "
+                f"iteration {max(i + 1 - (i % checkpoint_every) - 1, 0)}. Lower the learning rate or dt, "
+                "or raise the confinement alpha.", iteration=i + 1)
+        for name, value in losses.items():
+            log.history.setdefault(name, []).append(value)
+        log.iterations = i + 1
+        log.elapsed = time.perf_counter() - start
+        if (i + 1) % checkpoint_every == 0:
+            good_state = copy.deepcopy(model.state_dict())
+        if progress is not None and progress(Progress(i + 1, iterations, losses, log.elapsed)) is False:
+            log.stopped_early = True
+            break
+    return log
