@@ -25,6 +25,7 @@ class Progress:
     total: int
     losses: dict
     elapsed: float  # seconds since training started
+    stage: str = ""  # which model or phase is training, e.g. "CHLU" or "LSTM"
 
 
 ProgressCallback = Callable[[Progress], Optional[bool]]  # return False to stop early
@@ -53,7 +54,8 @@ def _finite_model(model: nn.Module) -> bool:
 
 
 def train_loop(model: nn.Module, step: Callable[[int], dict], iterations: int,
-               progress: Optional[ProgressCallback] = None, checkpoint_every: int = 10) -> TrainingLog:
+               progress: Optional[ProgressCallback] = None, checkpoint_every: int = 10,
+               stage: str = "") -> TrainingLog:
     """Run ``step(i)`` for i = 0 … iterations − 1 with progress reports and a divergence guard.
 
     The last good weights are kept every ``checkpoint_every`` iterations (a copy costs little for
@@ -82,7 +84,7 @@ def train_loop(model: nn.Module, step: Callable[[int], dict], iterations: int,
         log.elapsed = time.perf_counter() - start
         if (i + 1) % checkpoint_every == 0:
             good_state = copy.deepcopy(model.state_dict())
-        if progress is not None and progress(Progress(i + 1, iterations, losses, log.elapsed)) is False:
+        if progress is not None and progress(Progress(i + 1, iterations, losses, log.elapsed, stage)) is False:
             log.stopped_early = True
             break
     return log
