@@ -69,6 +69,7 @@ class Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the exploit file is a plain pickle
 def test_loading_never_executes_code(tmp_path):
     marker = tmp_path / "pwned"
     Exploit.marker = marker
