@@ -1,0 +1,1 @@
+"""The dashboard's shared pieces: cached models and results, URL-synced settings, widgets."""

@@ -1,0 +1,17 @@
+"""The CHLU dashboard: ``streamlit run app/main.py``."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# `streamlit run app/main.py` puts app/ on sys.path, not the repository root; without this, `import app`
+# and `import chlu_core` fail wherever the package is not pip-installed (Streamlit Community Cloud
+# installs requirements.txt only).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app.navigation import PAGES  # noqa: E402
+
+st.set_page_config(page_title="CHLU — Causal Hamiltonian Learning Unit", page_icon="🌀", layout="wide")
+st.navigation([page.page() for page in PAGES]).run()

@@ -1,0 +1,142 @@
+"""The models the dashboard shows: the shipped checkpoints (loaded once per server, shared, read-only)
+and each session's own (trained on the Train page or uploaded), kept in that session only."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import streamlit as st
+import torch
+from torch import nn
+
+import chlu_core
+from chlu_core import assets
+
+from . import state
+
+KINDS = {"CHLU": "CHLU", "LSTMBaseline": "LSTM", "NeuralODEBaseline": "NODE"}
+EXPERIMENTS = {"exp1": "Lemniscate (I)", "exp2": "Sine waves (II)", "exp3": "MNIST (III)",
+               "csv": "Your CSV data", "custom": "Other"}
+DIM_EXPERIMENT = {2: "exp1", 1: "exp2", 784: "exp3"}  # for uploads whose metadata names no experiment
+MAX_UPLOAD_MB = 20  # the same as server.maxUploadSize in .streamlit/config.toml
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What the pages need to know about one model; ``key`` is unique, ``digest`` keys the caches."""
+
+    key: str
+    label: str
+    kind: str  # CHLU, LSTM or NODE
+    experiment: str  # exp1, exp2, exp3, csv or custom
+    source: str  # "shipped" or "yours"
+    digest: str
+    dim: int
+    file: str = ""  # the shipped checkpoint's file name in assets/
+    metrics: dict = field(default_factory=dict, hash=False, compare=False)
+    metadata: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+def _experiment_of(model: nn.Module, metadata: dict) -> str:
+    named = metadata.get("experiment")
+    return named if named in EXPERIMENTS else DIM_EXPERIMENT.get(model.dim, "custom")
+
+
+def _entry(key, label, source, digest, model, metadata, file="") -> ModelEntry:
+    return ModelEntry(key=key, label=label, kind=KINDS[type(model).__name__],
+                      experiment=_experiment_of(model, metadata), source=source, digest=digest,
+                      dim=model.dim, file=file, metrics=metadata.get("metrics", {}), metadata=metadata)
+
+
+# --- shipped ----------------------------------------------------------------------------------------
+@st.cache_data(show_spinner=False)
+def manifest() -> dict:
+    return assets.read_manifest()
+
+
+@st.cache_resource(show_spinner="Loading the pretrained models …")
+def _shipped(file: str):
+    """(model, metadata) of a shipped checkpoint, or None when the file holds no CHLU/LSTM/NODE (the
+    MNIST classifier). Weights are frozen: every session shares this object and none may change it."""
+    path = assets.asset_path(file)
+    try:
+        model, metadata = chlu_core.load(path, with_metadata=True)
+    except chlu_core.CheckpointError:
+        return None
+    for weight in model.parameters():
+        weight.requires_grad_(False)
+    return model, metadata
+
+
+def shipped_entries() -> list[ModelEntry]:
+    entries = []
+    for file, info in sorted(manifest()["files"].items()):
+        loaded = _shipped(file) if file.endswith(".pt") else None
+        if loaded is None:
+            continue
+        model, metadata = loaded
+        metadata = {**metadata, **{k: info[k] for k in ("experiment", "preset", "seed", "metrics") if k in info}}
+        entries.append(_entry(file.removesuffix(".pt"), KINDS[type(model).__name__], "shipped", info["sha256"],
+                              model, metadata, file=file))
+    return entries
+
+
+# --- the session's own ----------------------------------------------------------------------------
+def add_checkpoint(data: bytes, label: str) -> ModelEntry:
+    """Load a checkpoint the user uploaded or trained into this session's models.
+
+    Raises ``chlu_core.CheckpointError`` (or ``ValueError`` for an oversized file) and then changes
+    nothing.
+    """
+    if len(data) > MAX_UPLOAD_MB * 2**20:
+        raise ValueError(f"the file is {len(data) / 2**20:.1f} MB; checkpoints are limited to {MAX_UPLOAD_MB} MB")
+    model, metadata = chlu_core.load(bytes(data), with_metadata=True)
+    digest = hashlib.sha256(data).hexdigest()
+    entry = _entry(f"yours-{digest[:10]}", label, "yours", digest, model, metadata)
+    state.user_models()[entry.key] = (entry, model, bytes(data))
+    return entry
+
+
+def add_trained(model: nn.Module, metadata: dict, label: str) -> ModelEntry:
+    return add_checkpoint(chlu_core.to_bytes(model, metadata), label)
+
+
+def remove(key: str) -> None:
+    state.user_models().pop(key, None)
+
+
+# --- lookup -----------------------------------------------------------------------------------------
+def entries(experiment: str | None = None) -> list[ModelEntry]:
+    """Shipped then the session's own models, optionally those of one experiment."""
+    every = shipped_entries() + [entry for entry, _, _ in state.user_models().values()]
+    return [e for e in every if experiment is None or e.experiment == experiment]
+
+
+def by_key(key: str) -> ModelEntry | None:
+    return next((e for e in entries() if e.key == key), None)
+
+
+def model(entry: ModelEntry) -> nn.Module:
+    if entry.source == "shipped":
+        return _shipped(entry.file)[0]
+    return state.user_models()[entry.key][1]
+
+
+def checkpoint(entry: ModelEntry) -> bytes:
+    if entry.source == "shipped":
+        return assets.asset_path(entry.file).read_bytes()
+    return state.user_models()[entry.key][2]
+
+
+def compared(experiment: str) -> list[ModelEntry]:
+    """The models of ``experiment`` the user chose to compare; by default the shipped ones."""
+    available = entries(experiment)
+    default = [e.key for e in available if e.source == "shipped"]
+    chosen = state.comparison(default)
+    picked = [e for e in available if e.key in chosen]
+    return picked or [e for e in available if e.key in default]
+
+
+@torch.no_grad()
+def parameter_count(entry: ModelEntry) -> int:
+    return sum(w.numel() for w in model(entry).parameters())

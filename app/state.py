@@ -1,0 +1,141 @@
+"""Page settings mirrored in the URL, and what a user did in their session.
+
+Every widget a page declares through :class:`PageSettings` takes its first value from the URL's query
+parameter of the same name (so a copied link opens the same view), falls back to its default with a
+visible notice when that parameter is malformed, keeps its value across page switches, and writes its
+current value back to the URL on every run.
+
+A user's own models live only in ``st.session_state`` (see :func:`user_models`), so two people using one
+hosted app never see or overwrite each other's work.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import streamlit as st
+
+USER_MODELS = "user_models"
+COMPARISON = "comparison"
+
+
+class PageSettings:
+    """The settings of one page. Create it at the top of the page: it reserves the notice area."""
+
+    def __init__(self, page: str):
+        self.page = page
+        self.notices: list[str] = []
+        self._notice_area = st.empty()
+
+    # --- the widgets ------------------------------------------------------------------------------
+    def slider(self, name: str, label: str, low, high, default, step=None, container=None, **kwargs):
+        """An int or float slider (the type of ``default``) bound to the query parameter ``name``."""
+        kind = type(default)
+
+        def parse(raw: str):
+            value = kind(raw)
+            if not low <= value <= high:
+                raise ValueError(f"outside {low} … {high}")
+            return value
+        key = self._prepare(name, default, parse, clamp=lambda v: min(max(v, low), high))
+        value = (container or st).slider(label, low, high, step=step, key=key, persist_state="session",
+                                         **kwargs)
+        self._publish(name, value)
+        return value
+
+    def select(self, name: str, label: str, options: Sequence, default=None, container=None,
+               widget: Callable = None, **kwargs):
+        """A choice among ``options`` (strings) bound to ``name``; ``widget`` is st.selectbox, st.radio,
+        st.segmented_control or st.pills (default st.selectbox)."""
+        options = list(options)
+        default = options[0] if default is None else default
+
+        def parse(raw: str):
+            if raw not in options:
+                raise ValueError(f"not one of {', '.join(map(str, options))}")
+            return raw
+        key = self._prepare(name, default, parse, clamp=lambda v: v if v in options else default)
+        widget = getattr(container or st, (widget or st.selectbox).__name__)
+        value = widget(label, options, key=key, persist_state="session", **kwargs)
+        if value is None:  # a segmented control the user cleared: keep the URL meaningful
+            value = default
+        self._publish(name, value)
+        return value
+
+    def multiselect(self, name: str, label: str, options: Sequence, default: Sequence = (),
+                    container=None, **kwargs) -> list:
+        """Several of ``options`` (strings), as a comma-separated query parameter."""
+        options = list(options)
+        default = [d for d in default if d in options]
+
+        def parse(raw: str):
+            chosen = [item for item in raw.split(",") if item]
+            unknown = [item for item in chosen if item not in options]
+            if unknown:
+                raise ValueError(f"unknown {', '.join(unknown)}")
+            return chosen
+        key = self._prepare(name, default, parse, clamp=lambda v: [item for item in v if item in options])
+        value = (container or st).multiselect(label, options, key=key, persist_state="session", **kwargs)
+        self._publish(name, ",".join(value))
+        return value
+
+    def toggle(self, name: str, label: str, default: bool = False, container=None, **kwargs) -> bool:
+        def parse(raw: str):
+            if raw not in ("true", "false"):
+                raise ValueError("not true or false")
+            return raw == "true"
+        key = self._prepare(name, default, parse, clamp=bool)
+        value = (container or st).toggle(label, key=key, persist_state="session", **kwargs)
+        self._publish(name, "true" if value else "false")
+        return value
+
+    def show_notices(self) -> None:
+        """Say which URL parameters were ignored (call once the page's widgets exist)."""
+        if self.notices:
+            self._notice_area.warning("  \n".join(self.notices), icon="🔗")
+
+    # --- the URL round trip -------------------------------------------------------------------------
+    def _prepare(self, name: str, default, parse: Callable, clamp: Callable) -> str:
+        """Give the widget its first value (URL, else default) or keep its value inside new bounds."""
+        key = f"{self.page}.{name}"
+        if key in st.session_state:
+            st.session_state[key] = clamp(st.session_state[key])
+            return key
+        value = default
+        raw = st.query_params.get(name)
+        if raw is not None:
+            try:
+                value = parse(raw)
+            except ValueError as error:
+                self.notices.append(f"The link's setting `{name}={raw}` was ignored ({error}); "
+                                    f"showing the default `{_format(default)}`.")
+        st.session_state[key] = value
+        return key
+
+    @staticmethod
+    def _publish(name: str, value) -> None:
+        text = _format(value)
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
+
+
+def _format(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+# --- the user's own work ---------------------------------------------------------------------------
+def user_models() -> dict:
+    """This session's own models: key → :class:`app.models.ModelEntry`."""
+    return st.session_state.setdefault(USER_MODELS, {})
+
+
+def comparison(default: Sequence[str]) -> list:
+    """The model keys the user chose to compare (on the Models page); ``default`` until they choose."""
+    return list(st.session_state.get(COMPARISON, default))
+
+
+def set_comparison(keys: Sequence[str]) -> None:
+    st.session_state[COMPARISON] = list(keys)

@@ -1,0 +1,22 @@
+"""Small pieces several pages share."""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import compute, models
+
+
+def free_runs(entries: list, experiment: str, cycles: int) -> dict:
+    """Label → free run of each model; a model whose run diverges is reported, not raised."""
+    runs = {}
+    for entry in entries:
+        try:
+            runs[entry.label] = compute.free_run(models.model(entry), entry.digest, experiment, cycles)
+        except compute.RolloutFailed as error:
+            st.warning(f"**{entry.label}** could not be run: {error}", icon="⚠️")
+    return runs
+
+
+def chart(figure, key: str) -> None:
+    """A Plotly figure drawn with the project's own template (not Streamlit's), full width."""
+    st.plotly_chart(figure, theme=None, key=key, config={"displaylogo": False})

@@ -1,0 +1,62 @@
+"""Models: the shipped pretrained models and their metrics, uploads, and what the other pages compare."""
+import pandas as pd
+import streamlit as st
+
+import chlu_core
+from app import models, state
+
+st.title("Models")
+st.caption("The pretrained models shipped with the app, and your own (trained on the Train page or "
+           "uploaded here). Your models live in your browser session only: nobody else sees them, and "
+           "they are gone when you close the tab — download the checkpoints you want to keep.")
+settings = state.PageSettings("models")
+table_area, compare_area, upload_area = st.container(), st.container(), st.container()
+
+upload_area.subheader("Upload a checkpoint")
+upload = upload_area.file_uploader(
+    f"A checkpoint saved by this library (.pt, at most {models.MAX_UPLOAD_MB} MB)", type=["pt"])
+# The uploader keeps its file across reruns: add each file once, and keep its outcome on screen.
+if upload is not None and st.session_state.get("models.last_upload") != upload.file_id:
+    st.session_state["models.last_upload"] = upload.file_id
+    try:
+        entry = models.add_checkpoint(upload.getvalue(), label=upload.name.removesuffix(".pt"))
+    except (chlu_core.CheckpointError, ValueError) as error:
+        st.session_state["models.upload_outcome"] = ("error", f"**{upload.name}** was not added: {error}")
+    else:
+        picked = st.session_state.get("models.compare", state.comparison([]))
+        st.session_state["models.compare"] = list(dict.fromkeys(picked + [entry.key]))
+        st.session_state["models.upload_outcome"] = (
+            "success", f"Added **{entry.label}** ({entry.kind}, {models.EXPERIMENTS[entry.experiment]}) "
+                       "to your models and to the comparison.")
+if upload is not None and "models.upload_outcome" in st.session_state:
+    kind, message = st.session_state["models.upload_outcome"]
+    getattr(upload_area, kind)(message, icon="🚫" if kind == "error" else "✅")
+
+every = models.entries()
+table_area.subheader("Available models")
+table_area.dataframe(pd.DataFrame([
+    {"model": e.label, "kind": e.kind, "experiment": models.EXPERIMENTS[e.experiment], "source": e.source,
+     "dimension d": e.dim, "preset": e.metadata.get("preset", "—"), "parameters": models.parameter_count(e),
+     **{name: value for name, value in e.metrics.items() if isinstance(value, (int, float))}}
+    for e in every]), hide_index=True, width="stretch")
+
+compare_area.subheader("Compare")
+compare_area.caption("The Rollouts, Landscape and Energy pages show the models chosen here, per experiment.")
+labels = {e.key: f"{e.label} · {models.EXPERIMENTS[e.experiment]} · {e.source}" for e in every}
+chosen = settings.multiselect("compare", "Models to compare", list(labels), container=compare_area,
+                              default=state.comparison([e.key for e in every if e.source == "shipped"]),
+                              format_func=labels.get)
+state.set_comparison(chosen)
+
+yours = [e for e in every if e.source == "yours"]
+if yours:
+    st.subheader("Your models")
+    for entry in yours:
+        left, middle, right = st.columns([3, 1, 1], vertical_alignment="center")
+        left.markdown(f"**{entry.label}** — {entry.kind}, {models.EXPERIMENTS[entry.experiment]}, d = {entry.dim}")
+        middle.download_button("Download", models.checkpoint(entry), file_name=f"{entry.label}.pt",
+                               key=f"download.{entry.key}", icon=":material/download:")
+        if right.button("Remove", key=f"remove.{entry.key}", icon=":material/delete:"):
+            models.remove(entry.key)
+            st.rerun()
+settings.show_notices()
