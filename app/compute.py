@@ -71,3 +71,20 @@ def free_run(_model: nn.Module, digest: str, experiment: str, cycles: int) -> di
     except ValueError as error:  # e.g. a start velocity above the speed limit c of a relativistic CHLU
         raise RolloutFailed(f"this model cannot start from the experiment's initial state: {error}") from None
     return {name: values[:, 0] for name, values in run.items()}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def rollout_csv(runs: dict, dt: float) -> bytes:
+    """The free runs as one CSV: a row per model and step with t, positions, velocities (and the
+    CHLU's momenta and energy)."""
+    import pandas as pd
+    tables = []
+    for name, run in runs.items():
+        columns = {"model": name, "step": numpy.arange(len(run["q"])), "t": dt * numpy.arange(len(run["q"]))}
+        for field in ("q", "v", "p"):
+            if field in run:
+                columns.update({f"{field}{i + 1}": run[field][:, i] for i in range(run[field].shape[1])})
+        if "H" in run:
+            columns["H"] = run["H"]
+        tables.append(pd.DataFrame(columns))
+    return pd.concat(tables).to_csv(index=False, float_format="%.6g").encode()

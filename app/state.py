@@ -32,7 +32,10 @@ class PageSettings:
         kind = type(default)
 
         def parse(raw: str):
-            value = kind(raw)
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError("not a whole number" if kind is int else "not a number") from None
             if not low <= value <= high:
                 raise ValueError(f"outside {low} … {high}")
             return value

@@ -1,6 +1,5 @@
 import math
 
-import numpy
 import pytest
 import torch
 
@@ -37,14 +36,14 @@ def test_missing_velocities_come_from_second_order_finite_differences():
     assert torch.allclose(data.states[0][:, 2:], expected, atol=2e-3)
 
 
-def test_rows_are_sorted_by_time_and_windows_have_the_training_shape():
-    text = b"id,time,q1\n" + b"\n".join(f"a,{t},{t * 2}".encode() for t in (3, 1, 0, 2, 4))
-    data = read_trajectories_csv(text)
+def test_rows_are_sorted_by_time_and_stacked_to_the_shortest_trajectory():
+    rows = [f"a,{t},{t * 2}" for t in (3, 1, 0, 2, 4)] + [f"b,{t},{-t}" for t in (0, 1, 2)]
+    data = read_trajectories_csv(("id,time,q1\n" + "\n".join(rows)).encode())
     assert data.states[0][:, 0].tolist() == [0, 2, 4, 6, 8]
     assert data.states[0][:, 1].tolist() == pytest.approx([2.0] * 5)  # d(2t)/dt
-    windows = data.windows(length=3)
-    assert windows.shape == (3, 3, 2)
-    assert windows[:, 1, 0].tolist() == [2, 4, 6]
+    stacked = data.stacked()
+    assert stacked.shape == (3, 2, 2)
+    assert stacked[:, 0, 0].tolist() == [0, 2, 4] and stacked[:, 1, 0].tolist() == [0, -1, -2]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -67,10 +66,7 @@ def test_bad_files_raise_a_clear_value_error(text, message):
         read_trajectories_csv(text)
 
 
-def test_given_dt_must_agree_with_the_time_column_and_windows_must_fit():
+def test_given_dt_must_agree_with_the_time_column():
     with pytest.raises(ValueError, match="disagrees"):
         read_trajectories_csv(circle_csv(), dt=0.1)
-    data = read_trajectories_csv(circle_csv(steps=10))
-    with pytest.raises(ValueError, match="longer than the shortest"):
-        data.windows(length=64)
-    assert numpy.isfinite(data.windows(length=10).numpy()).all()
+    assert read_trajectories_csv(circle_csv(), dt=0.05).dt == pytest.approx(0.05)

@@ -1,4 +1,5 @@
-"""Trajectories from a CSV file: one row per time step, for training a model on your own data.
+"""Trajectories from a CSV file: one row per time step, for training a model on your own data
+(:meth:`TrajectoryData.stacked` gives the trainers' ``(time, n_trajectories, 2·dim)`` input).
 
 Columns (header names, case-insensitive; other columns are ignored):
 
@@ -50,17 +51,11 @@ class TrajectoryData:
     def dim(self) -> int:
         return len(self.position_names)
 
-    def windows(self, length: int, stride: int = 1) -> torch.Tensor:
-        """All windows of ``length`` consecutive states, ``(length, n_windows, 2·dim)``: the training
-        windows of the CHLU and its baselines."""
-        if length < 2:
-            raise ValueError(f"window length must be at least 2, got {length}")
+    def stacked(self) -> torch.Tensor:
+        """The trajectories as the trainers take them, ``(time, n_trajectories, 2·dim)``: every
+        trajectory cut to the length of the shortest (equal lengths lose nothing)."""
         shortest = min(len(s) for s in self.states)
-        if length > shortest:
-            raise ValueError(f"window length {length} is longer than the shortest trajectory "
-                             f"({shortest} rows); lower the window length or upload longer trajectories")
-        windows = [s[i:i + length] for s in self.states for i in range(0, len(s) - length + 1, stride)]
-        return torch.stack(windows, dim=1)
+        return torch.stack([s[:shortest] for s in self.states], dim=1)
 
 
 def _read_text(source: Source) -> str:
