@@ -5,72 +5,57 @@ shipped and uploaded models share one cache without hashing weights; results are
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy
 import streamlit as st
 import torch
 from torch import nn
 
 from chlu_core import CHLU, DivergenceError
-from chlu_core.data import lemniscate_trajectory
+from chlu_core.experiments import lemniscate, sine_waves
+from chlu_core.training.wake_sleep import initial_momentum
 
-LEMNISCATE = dict(steps_per_cycle=125, dt=0.05, training_cycles=3)
-SINE = dict(steps_per_cycle=20, dt=0.05)  # x = sin(2πt + φ): one cycle per time unit
+LEMNISCATE = dict(steps_per_cycle=lemniscate.PRESETS["paper"].steps_per_cycle, dt=0.05)
+SINE = dict(steps_per_cycle=20, dt=0.05)  # x = sin(2πt + φ): one cycle per time unit at dt = 0.05
 
 
 class RolloutFailed(ValueError):
     """A free run left the finite numbers; the message says which model and what to change."""
 
 
-@torch.no_grad()
-def observed_rollout(model: nn.Module, q0: torch.Tensor, v0: torch.Tensor, steps: int) -> dict:
-    """Free-run any model from observed positions and velocities ``(batch, dim)``.
-
-    Returns ``q``, ``v`` ``(time, batch, dim)`` and, for a CHLU, its momenta ``p`` and energy ``H``
-    ``(time, batch)``. The CHLU starts from the momentum whose velocity is ``v0``.
-    """
-    if isinstance(model, CHLU):
-        p0 = model.kinetic.momentum(v0)
-        trajectory = model.rollout(q0, p0, steps)
-        time_steps, batch, dim = trajectory.p.shape
-        velocity = model.velocity(trajectory.p.reshape(-1, dim)).reshape(time_steps, batch, dim)
-        energy = model.hamiltonian(trajectory.q.reshape(-1, dim), trajectory.p.reshape(-1, dim))
-        return {"q": trajectory.q.numpy(), "v": velocity.numpy(), "p": trajectory.p.numpy(),
-                "H": energy.reshape(time_steps, batch).numpy()}
-    trajectory = model.rollout(q0, v0, steps)
-    return {"q": trajectory.q.numpy(), "v": trajectory.p.numpy()}
+def model_dt(model: nn.Module, metadata: dict) -> float:
+    """The step a model was trained with (an LSTM has none of its own: its training config has it)."""
+    return float(getattr(model, "dt", None) or metadata.get("config", {}).get("dt", 0.05))
 
 
-def lemniscate_truth(points: int = 400) -> numpy.ndarray:
-    """One cycle of the true curve ``(points, 2)``, closed."""
-    states = lemniscate_trajectory(cycles=1, steps_per_cycle=points - 1, dt=LEMNISCATE["dt"])
-    return numpy.concatenate([states[:, :2].numpy(), states[:1, :2].numpy()])
-
-
-def lemniscate_start() -> tuple[torch.Tensor, torch.Tensor]:
-    """The last training state of experiment I: (q0, v0), each ``(1, 2)``."""
-    states = lemniscate_trajectory(cycles=LEMNISCATE["training_cycles"],
-                                   steps_per_cycle=LEMNISCATE["steps_per_cycle"], dt=LEMNISCATE["dt"])
-    return states[-1:, :2], states[-1:, 2:]
+def lemniscate_truth() -> numpy.ndarray:
+    """The true curve ``(points, 2)``, closed."""
+    return lemniscate.true_curve(400).numpy()
 
 
 @st.cache_data(max_entries=64, show_spinner="Free-running the model …")
-def free_run(_model: nn.Module, digest: str, experiment: str, cycles: int) -> dict:
-    """A model's free run for ``cycles`` cycles of ``experiment`` from its standard start, batch 1:
-    arrays ``q``, ``v`` ``(time, dim)`` (and ``p``, ``H`` for a CHLU). Raises :class:`RolloutFailed`."""
-    if experiment == "exp1":
-        q0, v0 = lemniscate_start()
-        steps = cycles * LEMNISCATE["steps_per_cycle"]
-    else:
-        q0, v0 = torch.zeros(1, 1), torch.full((1, 1), 2 * numpy.pi)  # sin(2πt) at t = 0
-        steps = cycles * SINE["steps_per_cycle"]
-    dtype = next(_model.parameters()).dtype
+def free_run(_model: nn.Module, digest: str, experiment: str, cycles: int, dt: float) -> dict:
+    """A model's free run for ``cycles`` cycles of ``experiment`` from the experiment's own start (the
+    last training state of the lemniscate; the first test wave), batch 1: arrays ``q`` and ``v``
+    ``(time, dim)``, and for a CHLU its energy ``H`` ``(time,)``. Raises :class:`RolloutFailed`."""
     try:
-        run = observed_rollout(_model, q0.to(dtype), v0.to(dtype), steps)
+        if experiment == "exp1":
+            config = dataclasses.replace(lemniscate.PRESETS["paper"], dt=dt, free_run_cycles=cycles)
+            run = lemniscate.free_run(_model, config).states
+        else:
+            config = dataclasses.replace(sine_waves.PRESETS["paper"], dt=dt)
+            _, test = sine_waves.make_data(config)
+            run = sine_waves.free_run(_model, test[0, :1], cycles * SINE["steps_per_cycle"])
     except DivergenceError as error:
         raise RolloutFailed(str(error)) from None
-    except ValueError as error:  # e.g. a start velocity above the speed limit c of a relativistic CHLU
-        raise RolloutFailed(f"this model cannot start from the experiment's initial state: {error}") from None
-    return {name: values[:, 0] for name, values in run.items()}
+    dim = run.shape[-1] // 2
+    q, v = run[:, 0, :dim], run[:, 0, dim:]
+    result = {"q": q.numpy(), "v": v.numpy()}
+    if isinstance(_model, CHLU):
+        with torch.no_grad():
+            result["H"] = _model.hamiltonian(q, initial_momentum(_model, v)).numpy()
+    return result
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -36,3 +36,7 @@ PAGES = (
     PageInfo("mnist", "MNIST", ":material/draw:",
              "Dream digits by Langevin annealing from the noisy test centroid."),
 )
+
+
+def page_of(file: str) -> PageInfo:
+    return next(page for page in PAGES if page.file == file)

@@ -91,6 +91,13 @@ class PageSettings:
         self._publish(name, "true" if value else "false")
         return value
 
+    def reset(self, names: Sequence[str]) -> None:
+        """Forget these settings (widget values and URL), so that their widgets start from their defaults."""
+        for name in names:
+            st.session_state.pop(f"{self.page}.{name}", None)
+            if name in st.query_params:
+                del st.query_params[name]
+
     def show_notices(self) -> None:
         """Say which URL parameters were ignored (call once the page's widgets exist)."""
         if self.notices:

@@ -11,7 +11,9 @@ def free_runs(entries: list, experiment: str, cycles: int) -> dict:
     runs = {}
     for entry in entries:
         try:
-            runs[entry.label] = compute.free_run(models.model(entry), entry.digest, experiment, cycles)
+            model = models.model(entry)
+            runs[entry.label] = compute.free_run(model, entry.digest, experiment, cycles,
+                                                 compute.model_dt(model, entry.metadata))
         except compute.RolloutFailed as error:
             st.warning(f"**{entry.label}** could not be run: {error}", icon="⚠️")
     return runs

@@ -1,0 +1,117 @@
+"""Training in the background of a session: one job at a time, with progress, a loss history and a
+stop switch, so the page stays responsive (and the user can look at other pages) while it runs.
+
+The job's thread never touches Streamlit; the page polls the job and, once it is done, moves the
+trained model into the session's own models (:func:`collect`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import streamlit as st
+import torch
+
+from chlu_core.experiments import dynamics
+from chlu_core.training import Progress, TrainingDiverged
+from chlu_core.training.wake_sleep import WakeSleepConfig
+
+from . import models
+
+JOB = "train.job"
+
+
+@dataclass
+class TrainingJob:
+    """What a running or finished training run has to show."""
+
+    label: str
+    total: int
+    history: dict = field(default_factory=dict)  # stage → losses, one per iteration
+    latest: Optional[Progress] = None
+    started: float = field(default_factory=time.time)
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
+    error: Optional[str] = None
+    result: Optional[tuple] = None  # (model, metadata) once trained
+    entry_key: Optional[str] = None  # the session model it became, once collected
+
+    def report(self, progress: Progress) -> bool:
+        """The trainers' progress callback (runs in the job's thread); False stops training."""
+        self.latest = progress
+        self.history.setdefault(progress.stage or "loss", []).append(progress.losses.get("loss", float("nan")))
+        return not self.stop.is_set()
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.latest is None else self.latest.iteration / max(self.latest.total, 1)
+
+
+def current() -> Optional[TrainingJob]:
+    return st.session_state.get(JOB)
+
+
+def start(label: str, total: int, work: Callable[[TrainingJob], tuple]) -> TrainingJob:
+    """Run ``work(job) -> (model, metadata)`` in a background thread as this session's job."""
+    job = TrainingJob(label=label, total=total)
+
+    def target():
+        try:
+            job.result = work(job)
+        except TrainingDiverged as error:
+            job.error = f"Training diverged: {error}"
+        except ValueError as error:  # bad settings or data, e.g. a velocity above the speed limit c
+            job.error = f"Training could not run: {error}"
+        finally:
+            job.done = True
+    st.session_state[JOB] = job
+    threading.Thread(target=target, name=f"train-{label}", daemon=True).start()
+    return job
+
+
+def collect(job: TrainingJob):
+    """Once: add a finished job's model to the session's models; returns its entry (or None)."""
+    if not job.done or job.entry_key is not None or job.result is None:
+        return None
+    model, metadata = job.result
+    entry = models.add_trained(model, metadata, label=job.label)
+    job.entry_key = entry.key
+    return entry
+
+
+# --- what a job runs ----------------------------------------------------------------------------------
+def experiment_work(experiment_module, config, kind: str, seed: int):
+    """Train one model of a paper experiment under ``config``; its metrics go into the metadata."""
+    def work(job: TrainingJob):
+        result = experiment_module.run(config, seed=seed, progress=job.report, models=(kind,))
+        metadata = {"experiment": result.experiment, "preset": "custom", "seed": seed, "config": result.config,
+                    "metrics": result.metrics.get(kind, {}), "training_wall_time_s": result.wall_time_s.get(kind),
+                    "stopped_early": job.stop.is_set()}
+        return result.models[kind], metadata
+    return work
+
+
+@dataclass(frozen=True)
+class CsvConfig(WakeSleepConfig):
+    """Settings for training on uploaded trajectories: the shared training regime plus the model."""
+
+    dt: float = 0.05
+    kinetic: str = "relativistic"
+    c: float = 5.0
+    m0: float = 1.0
+    alpha: float = 0.05
+    hidden: int = 64
+
+
+def csv_work(trajectories: torch.Tensor, config: CsvConfig, kind: str, seed: int):
+    """Train one model on uploaded trajectories ``(time, n, 2·dim)`` (observed positions, velocities)."""
+    def work(job: TrainingJob):
+        torch.manual_seed(seed)
+        model = dynamics.make_models(trajectories.shape[-1] // 2, config, models=(kind,))[kind]
+        wall_time = dynamics.train({kind: model}, trajectories, config, seed=seed, progress=job.report)
+        return model, {"experiment": "csv", "preset": "custom", "seed": seed, "config": dataclasses.asdict(config),
+                       "training_wall_time_s": wall_time[kind], "stopped_early": job.stop.is_set()}
+    return work
