@@ -45,8 +45,8 @@ class Config(WakeSleepConfig):
 
 PRESETS = {
     "paper": Config(),
-    "best": Config(iterations=1200, lr=3e-3, window_lengths=(16, 64, 125, 250), windows_per_iteration=None,
-                   clamp_start=1.0, sleep_weight=1e-3, grad_clip=1.0),
+    "best": Config(iterations=1000, lr=1e-2, lr_end=1e-5, window_lengths=(16, 64, 125, 250),
+                   windows_per_iteration=None, clamp_start=1.0, sleep_every=0, grad_clip=1.0),
     "quick": Config(iterations=30, window_lengths=(8, 16), windows_per_iteration=None, sleep_every=10,
                     sleep_steps=20, train_cycles=1, free_run_cycles=4, clamp_start=1.0),
 }
@@ -122,6 +122,39 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
                             figures=figures(trained, config), wall_time_s=wall_time)
 
 
+@torch.no_grad()
+def potential_grid(unit: CHLU, half_width: float = 1.5, points: int = 41) -> dict:
+    """The unit's potential V(q) + α‖q‖² and force −∂H/∂q on a square grid of ``points``² positions in
+    [−half_width, half_width]²: ``xs``, ``ys`` ``(points,)``; ``potential``, ``force_x``, ``force_y``
+    ``(points, points)`` indexed [y, x]."""
+    axis = torch.linspace(-half_width, half_width, points)
+    gy, gx = torch.meshgrid(axis, axis, indexing="ij")
+    q = torch.stack([gx.ravel(), gy.ravel()], dim=-1).to(next(unit.parameters()).dtype)
+    force = unit.force(q)
+    shape = (points, points)
+    return {"xs": axis, "ys": axis, "potential": unit.potential_energy(q).reshape(shape),
+            "force_x": force[:, 0].reshape(shape), "force_y": force[:, 1].reshape(shape)}
+
+
 def figures(models: dict, config: Config) -> dict:
-    """The paper's figures 1 (orbits) and 4 (learned potential) for trained ``models``."""
-    return {}
+    """The paper's figure 1 (orbits of every model) and figure 4 (the CHLU's learned potential as
+    heatmap, 3-D surface and force field, its free run overlaid)."""
+    from .. import figures as fig
+    runs = {}
+    for name, model in models.items():
+        try:
+            runs[name] = free_run(model, config).q[:, 0]
+        except DivergenceError:
+            continue
+    out = {"fig1_orbits": fig.orbit_panels(runs, true_curve(), config.steps_per_cycle)}
+    if "CHLU" in models and "CHLU" in runs:
+        grid = potential_grid(models["CHLU"])
+        trajectory = runs["CHLU"]
+        with torch.no_grad():
+            heights = models["CHLU"].potential_energy(trajectory)
+        out["fig4_potential_heatmap"] = fig.potential_heatmap(grid["xs"], grid["ys"], grid["potential"], trajectory)
+        out["fig4_potential_surface"] = fig.potential_surface(grid["xs"], grid["ys"], grid["potential"],
+                                                              trajectory, heights)
+        out["fig4_force_field"] = fig.force_field(grid["xs"], grid["ys"], grid["force_x"], grid["force_y"],
+                                                  trajectory)
+    return out

@@ -46,6 +46,7 @@ class Config(WakeSleepConfig):
     alpha: float = 0.05
     hidden: int = 64
     sigmas: tuple = SIGMAS
+    figure_sigma: float = 0.5  # start noise of the 3 waves drawn in figures 2 and 5
 
 
 PRESETS = {
@@ -127,6 +128,35 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
                             figures=figures(trained, config, metrics, seed), wall_time_s=wall_time)
 
 
+def kinetic_energies(runs: dict, dt: float) -> dict:
+    """From :func:`noisy_runs`: per model, kinetic energy per unit mass from finite differences of q
+    (``from_q``) and from the model's own velocity channel (``from_p``), each ``(time, waves)``; and
+    ``expected`` from the clean waves."""
+    from ..metrics import finite_difference_velocity
+    energies = {"expected": 0.5 * runs["clean"][..., 1].numpy() ** 2, "from_q": {}, "from_p": {}}
+    for name, run in runs.items():
+        if name in ("clean", "oracle") or run is None:
+            continue
+        energies["from_q"][name] = 0.5 * finite_difference_velocity(run[..., 0], dt) ** 2
+        energies["from_p"][name] = 0.5 * run[..., 1].numpy() ** 2
+    return energies
+
+
 def figures(models: dict, config: Config, metrics: dict, seed: int = 0) -> dict:
-    """The paper's figures 2 and 5 and the MSE-vs-σ curves."""
-    return {}
+    """The paper's figure 2 (KE from q against the expected KE) and figure 5 (KE from q against KE
+    from p), for 3 test waves started at noise σ = ``config.figure_sigma``; and the MSE-vs-σ curves
+    of every model, the oracle and the zero predictor."""
+    from .. import figures as fig
+    runs = noisy_runs(models, config, config.figure_sigma, seed=seed, waves=slice(0, 3))
+    energies = kinetic_energies(runs, config.dt)
+    times = config.dt * torch.arange(runs["clean"].shape[0])
+    _, test = make_data(config)
+    zero = float((test.double() ** 2).mean())
+    mse = {name: metrics[name]["mse"] for name in [*models, "oracle"]}
+    mse["zero"] = [zero] * len(config.sigmas)
+    suffix = f" (start noise σ = {config.figure_sigma})"
+    return {"fig2_kinetic_energy": fig.kinetic_energy_panels(times, energies["expected"], energies["from_q"],
+                                                             title="Kinetic energy from q" + suffix),
+            "fig5_kinetic_q_vs_p": fig.kinetic_energy_q_vs_p(times, energies["from_q"], energies["from_p"],
+                                                             title="Kinetic energy from q and from p" + suffix),
+            "mse_vs_sigma": fig.mse_vs_sigma(list(config.sigmas), mse)}

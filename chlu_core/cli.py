@@ -1,0 +1,119 @@
+"""The command line: ``python -m chlu_core <command>``.
+
+    reproduce {exp1,exp2,exp3,all} --out DIR [--preset paper|best|quick] [--seed N]
+        train the experiment's models with a progress bar and write, under DIR/<experiment>/,
+        the checkpoints (<experiment>_<model>.pt), metrics.json and the figures as HTML.
+    build-assets [exp1 exp2] [--seed N] [--skip-paper]
+        regenerate the shipped checkpoints in assets/ (best preset) and their manifest entries,
+        with the paper preset's metrics recorded beside them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import experiments
+from .training import Progress, TrainingDiverged
+
+
+class ProgressBars:
+    """A tqdm bar per training stage (model), fed by :class:`~chlu_core.training.Progress` reports."""
+
+    def __init__(self, prefix: str = ""):
+        self.prefix, self.stage, self.bar = prefix, None, None
+
+    def __call__(self, report: Progress):
+        from tqdm import tqdm
+        if report.stage != self.stage or self.bar is None:
+            self.close()
+            self.stage = report.stage
+            self.bar = tqdm(total=report.total, desc=f"{self.prefix}{report.stage}", unit="it", leave=True)
+        self.bar.update(report.iteration - self.bar.n)
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in report.losses.items() if k in ("loss", "wake_mse")})
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def available(names: list) -> tuple[dict, list]:
+    """(name → module) of the experiments that can be imported, and the names that cannot."""
+    found, missing = {}, []
+    for name in names:
+        try:
+            found[name] = experiments.get(name)
+        except ModuleNotFoundError as error:
+            if not error.name or not experiments.EXPERIMENTS[name].startswith(error.name):
+                raise  # a missing dependency inside an existing module is a real error
+            missing.append(name)
+    return found, missing
+
+
+def reproduce(args) -> int:
+    names = list(experiments.EXPERIMENTS) if args.experiment == "all" else [args.experiment]
+    found, missing = available(names)
+    for name in missing:
+        print(f"{name}: not available yet ({experiments.EXPERIMENTS[name]} does not exist in this "
+              "installation)", file=sys.stderr)
+    if args.experiment != "all" and missing:
+        return 2
+    status = 0
+    for name, module in found.items():
+        bars = ProgressBars(f"{name} ")
+        try:
+            result = module.run(args.preset, seed=args.seed, progress=bars)
+        except TrainingDiverged as error:
+            bars.close()
+            print(f"{name}: {error}", file=sys.stderr)
+            status = 1
+            continue
+        bars.close()
+        out = result.write(Path(args.out) / name)
+        print(f"{name} ({args.preset}, seed {args.seed}): wrote {out}/metrics.json, "
+              f"{len(result.models)} checkpoints and {len(result.figures)} figures")
+    return status
+
+
+def build_assets(args) -> int:
+    from .build_assets import build
+    for name in args.experiments:
+        build(name, seed=args.seed, with_paper=not args.skip_paper, progress=ProgressBars(f"{name} "))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m chlu_core", description=(
+        "The Causal Hamiltonian Learning Unit: reproduce the paper's experiments and rebuild the shipped "
+        "checkpoints."), formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("reproduce", help="train and evaluate an experiment; write checkpoints, "
+                              "metrics.json and HTML figures", description=(
+        "Train the experiment's models (progress bar per model), evaluate them and write, under "
+        "OUT/<experiment>/, the checkpoints, metrics.json and the figures as self-contained HTML. "
+        "exp1: lemniscate (figures 1, 4); exp2: noisy sine waves (figures 2, 5, MSE vs σ); "
+        "exp3: MNIST generation (figure 3); all: every experiment available."))
+    run.add_argument("experiment", choices=[*experiments.EXPERIMENTS, "all"])
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--preset", choices=("paper", "best", "quick"), default="best",
+                     help="paper: the published protocol; best: this project's recipe (the shipped "
+                          "checkpoints); quick: seconds, for demos (default: best)")
+    run.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same metrics")
+    run.set_defaults(handler=reproduce)
+    build = commands.add_parser("build-assets", help="regenerate the shipped checkpoints in assets/ and their "
+                                "manifest entries", description=(
+        "Train the best preset of each experiment, write assets/<experiment>_<model>.pt and register them in "
+        "assets/manifest.json with their metrics, training time and the paper preset's metrics beside them."))
+    build.add_argument("experiments", nargs="*", choices=("exp1", "exp2"), default=["exp1", "exp2"])
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--skip-paper", action="store_true", help="do not run the paper preset for comparison")
+    build.set_defaults(handler=build_assets)
+    return main
+
+
+def main(argv=None) -> int:
+    import torch
+    torch.set_num_threads(1)  # the models are small: one thread is fastest
+    args = parser().parse_args(argv)
+    return args.handler(args)
