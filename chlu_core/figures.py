@@ -109,3 +109,149 @@ def loss_curve(history: dict, title: str = "Training loss") -> go.Figure:
                       yaxis_title="loss" + (" (log scale)" if positive else ""),
                       yaxis_type="log" if positive else "linear")
     return fig
+
+
+# --- the paper's figures (experiments I and II) ------------------------------------------------
+def _numpy(x):
+    import numpy
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else numpy.asarray(x)
+
+
+def orbit_panels(runs: dict, curve, steps_per_cycle: int, last_cycles: int = 2,
+                 title: str = "Free run over the lemniscate") -> go.Figure:
+    """Figure 1: one x–y panel per model, early cycles transparent, the last ``last_cycles`` solid.
+
+    ``runs``: model name → positions ``(time, 2)``; ``curve``: the true curve ``(n, 2)``.
+    Units: positions in the data's units.
+    """
+    from plotly.subplots import make_subplots
+    names = list(runs)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.04)
+    curve = _numpy(curve)
+    for col, name in enumerate(names, start=1):
+        q = _numpy(runs[name])
+        split = max(len(q) - last_cycles * steps_per_cycle, 0)
+        fig.add_trace(go.Scatter(x=curve[:, 0], y=curve[:, 1], mode="lines", name="true curve",
+                                 line=dict(color=MODEL_COLORS["truth"], dash="dot", width=1),
+                                 showlegend=col == 1), row=1, col=col)
+        early = _thin(q[:split + 1], 3000)
+        fig.add_trace(go.Scatter(x=early[:, 0], y=early[:, 1], mode="lines", opacity=0.25,
+                                 line=dict(color=color(name), width=1), name=f"{name} early cycles",
+                                 showlegend=False), row=1, col=col)
+        fig.add_trace(go.Scatter(x=q[split:, 0], y=q[split:, 1], mode="lines", name=f"{name} last {last_cycles} cycles",
+                                 line=dict(color=color(name), width=2.5)), row=1, col=col)
+        fig.update_xaxes(title_text="x", row=1, col=col)
+    fig.update_yaxes(title_text="y", row=1, col=1)
+    fig.update_layout(template=TEMPLATE, title=title, height=380)
+    return fig
+
+
+def potential_heatmap(xs, ys, potential, trajectory=None, title: str = "Learned potential V(q)") -> go.Figure:
+    """Figure 4a: V on a grid as a heatmap. ``xs`` ``(nx,)``, ``ys`` ``(ny,)``, ``potential``
+    ``(ny, nx)``; ``trajectory`` ``(time, 2)`` drawn on top."""
+    fig = go.Figure(go.Heatmap(x=_numpy(xs), y=_numpy(ys), z=_numpy(potential), colorscale="Viridis",
+                               colorbar=dict(title="V")))
+    if trajectory is not None:
+        q = _thin(_numpy(trajectory), 3000)
+        fig.add_trace(go.Scatter(x=q[:, 0], y=q[:, 1], mode="lines", name="CHLU output",
+                                 line=dict(color="white", width=1.5)))
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="x", yaxis_title="y", height=450)
+    return fig
+
+
+def potential_surface(xs, ys, potential, trajectory=None, trajectory_potential=None,
+                      title: str = "Learned potential V(q), 3-D") -> go.Figure:
+    """Figure 4b: V as a 3-D surface; the trajectory ``(time, 2)`` drawn at its heights
+    ``trajectory_potential`` ``(time,)``."""
+    fig = go.Figure(go.Surface(x=_numpy(xs), y=_numpy(ys), z=_numpy(potential), colorscale="Viridis",
+                               opacity=0.9, showscale=False))
+    if trajectory is not None and trajectory_potential is not None:
+        q, v = _thin(_numpy(trajectory), 3000), _thin(_numpy(trajectory_potential), 3000)
+        fig.add_trace(go.Scatter3d(x=q[:, 0], y=q[:, 1], z=v, mode="lines", name="CHLU output",
+                                   line=dict(color=MODEL_COLORS["CHLU"], width=4)))
+    fig.update_layout(template=TEMPLATE, title=title, height=500,
+                      scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="V"))
+    return fig
+
+
+def force_field(xs, ys, force_x, force_y, trajectory=None, title: str = "Force field F = −∇V") -> go.Figure:
+    """Figure 4c: arrows of F = −∇V on the grid (``force_x``, ``force_y`` ``(ny, nx)``), scaled to
+    the grid spacing, with the trajectory ``(time, 2)`` overlaid."""
+    import numpy
+    xs, ys, fx, fy = _numpy(xs), _numpy(ys), _numpy(force_x), _numpy(force_y)
+    gx, gy = numpy.meshgrid(xs, ys)
+    spacing = min(numpy.diff(xs).min(), numpy.diff(ys).min())
+    scale = 0.9 * spacing / max(float(numpy.hypot(fx, fy).max()), 1e-12)
+    ex, ey = gx + scale * fx, gy + scale * fy
+    nan = numpy.full_like(gx, numpy.nan)
+    # One trace of segments (start, end, gap) for all arrows, and a marker at each head.
+    fig = go.Figure(go.Scatter(x=numpy.stack([gx, ex, nan], -1).ravel(), y=numpy.stack([gy, ey, nan], -1).ravel(),
+                               mode="lines", line=dict(color=MODEL_COLORS["truth"], width=1), name="F = −∇V"))
+    fig.add_trace(go.Scatter(x=ex.ravel(), y=ey.ravel(), mode="markers", marker=dict(size=3, color=MODEL_COLORS["truth"]),
+                             showlegend=False, hoverinfo="skip"))
+    if trajectory is not None:
+        q = _thin(_numpy(trajectory), 3000)
+        fig.add_trace(go.Scatter(x=q[:, 0], y=q[:, 1], mode="lines", name="CHLU output",
+                                 line=dict(color=MODEL_COLORS["CHLU"], width=2)))
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="x", yaxis_title="y", height=450)
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def kinetic_energy_panels(times, expected, predicted: dict, title: str = "Kinetic energy from q (finite differences)"
+                          ) -> go.Figure:
+    """Figure 2: one row per wave, one column per model; each panel overlays a model's kinetic
+    energy on the expected one. ``times`` ``(time,)``; ``expected`` ``(time, waves)``;
+    ``predicted``: model name → ``(time, waves)``. Energies per unit mass (½ q̇²)."""
+    from plotly.subplots import make_subplots
+    times, expected = _numpy(times), _numpy(expected)
+    names, waves = list(predicted), expected.shape[1]
+    fig = make_subplots(rows=waves, cols=len(names), shared_xaxes=True, column_titles=names,
+                        vertical_spacing=0.05, horizontal_spacing=0.05)
+    for col, name in enumerate(names, start=1):
+        values = _numpy(predicted[name])
+        for row in range(1, waves + 1):
+            first = row == 1 and col == 1
+            fig.add_trace(go.Scatter(x=times, y=expected[:, row - 1], mode="lines", name="expected",
+                                     line=dict(color=MODEL_COLORS["truth"], dash="dot", width=1),
+                                     showlegend=first), row=row, col=col)
+            fig.add_trace(go.Scatter(x=times, y=values[:, row - 1], mode="lines", name=name,
+                                     line=dict(color=color(name), width=1.5), showlegend=row == 1),
+                          row=row, col=col)
+    fig.update_xaxes(title_text="time", row=waves)
+    fig.update_layout(template=TEMPLATE, title=title, height=220 * waves + 80)
+    return fig
+
+
+def kinetic_energy_q_vs_p(times, from_q: dict, from_p: dict,
+                          title: str = "Kinetic energy from q (top) and from p (bottom)") -> go.Figure:
+    """Figure 5: per model (columns), KE from finite differences of q (top row) against KE from the
+    model's own velocity channel (bottom row), one line per wave. ``from_q``/``from_p``: model
+    name → ``(time, waves)``; energies per unit mass."""
+    from plotly.subplots import make_subplots
+    times, names = _numpy(times), list(from_q)
+    fig = make_subplots(rows=2, cols=len(names), shared_xaxes=True, column_titles=names,
+                        row_titles=["from q", "from p"], vertical_spacing=0.08, horizontal_spacing=0.05)
+    for col, name in enumerate(names, start=1):
+        for row, source in ((1, from_q), (2, from_p)):
+            values = _numpy(source[name])
+            for wave in range(values.shape[1]):
+                fig.add_trace(go.Scatter(x=times, y=values[:, wave], mode="lines", name=f"{name} wave {wave + 1}",
+                                         line=dict(color=color(name), width=1),
+                                         opacity=1.0 - 0.25 * wave, showlegend=False), row=row, col=col)
+    fig.update_xaxes(title_text="time", row=2)
+    fig.update_layout(template=TEMPLATE, title=title, height=520)
+    return fig
+
+
+def mse_vs_sigma(sigmas, mse: dict, title: str = "Free-run MSE against the clean wave") -> go.Figure:
+    """MSE (mean of the x and ẋ channels) against the start noise σ, one line per model;
+    ``mse``: name → ``(len(sigmas),)`` (include "oracle", and "zero" for the zero predictor)."""
+    fig = go.Figure()
+    for name, values in mse.items():
+        dash = "dash" if name in ("oracle", "zero") else None
+        fig.add_trace(go.Scatter(x=_numpy(sigmas), y=_numpy(values), mode="lines+markers", name=name,
+                                 line=dict(color=color(name) if name != "zero" else MODEL_COLORS["data"], dash=dash)))
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="noise σ", yaxis_title="MSE (log scale)",
+                      yaxis_type="log", height=400)
+    return fig
