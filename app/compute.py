@@ -73,3 +73,36 @@ def rollout_csv(runs: dict, dt: float) -> bytes:
             columns["H"] = run["H"]
         tables.append(pd.DataFrame(columns))
     return pd.concat(tables).to_csv(index=False, float_format="%.6g").encode()
+
+
+@st.cache_data(max_entries=32, show_spinner="Evaluating the potential …")
+def landscape(_model: CHLU, digest: str, axes: tuple, half_width: float, points: int) -> dict:
+    """V(q) + α‖q‖² and the force F = −∇V on a ``points``² grid over [−half_width, half_width]² in the
+    plane of coordinates ``axes`` = (i, j), the other coordinates held at 0; for a 1-D unit a line.
+
+    Returns NumPy ``xs``, ``ys`` ``(points,)``, ``potential``, ``force_x``, ``force_y`` ``(points, points)``
+    indexed [y, x] (for 1-D: ``xs``, ``potential``, ``force_x`` ``(points,)``)."""
+    dtype = next(_model.parameters()).dtype
+    axis = torch.linspace(-half_width, half_width, points, dtype=dtype)
+    if _model.dim == 1:
+        q = axis[:, None]
+        with torch.no_grad():
+            potential = _model.potential_energy(q)
+        force = _model.force(q)
+        return {"xs": axis.numpy(), "potential": potential.numpy(), "force_x": force[:, 0].detach().numpy()}
+    gy, gx = torch.meshgrid(axis, axis, indexing="ij")
+    q = torch.zeros(points * points, _model.dim, dtype=dtype)
+    q[:, axes[0]], q[:, axes[1]] = gx.ravel(), gy.ravel()
+    with torch.no_grad():
+        potential = _model.potential_energy(q).reshape(points, points)
+    force = _model.force(q).detach()
+    shape = (points, points)
+    return {"xs": axis.numpy(), "ys": axis.numpy(), "potential": potential.numpy(),
+            "force_x": force[:, axes[0]].reshape(shape).numpy(), "force_y": force[:, axes[1]].reshape(shape).numpy()}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def potential_along(_model: CHLU, digest: str, positions: numpy.ndarray) -> numpy.ndarray:
+    """V(q) + α‖q‖² at each of ``positions`` ``(time, dim)``: the heights of a run on the surface."""
+    with torch.no_grad():
+        return _model.potential_energy(torch.as_tensor(positions, dtype=next(_model.parameters()).dtype)).numpy()

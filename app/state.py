@@ -54,7 +54,8 @@ class PageSettings:
 
         def parse(raw: str):
             if raw not in options:
-                raise ValueError(f"not one of {', '.join(map(str, options))}")
+                listed = ", ".join(map(str, options)) if len(options) <= 8 else f"the {len(options)} choices"
+                raise ValueError(f"not one of {listed}")
             return raw
         key = self._prepare(name, default, parse, clamp=lambda v: v if v in options else default)
         widget = getattr(container or st, (widget or st.selectbox).__name__)
