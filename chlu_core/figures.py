@@ -255,3 +255,20 @@ def mse_vs_sigma(sigmas, mse: dict, title: str = "Free-run MSE against the clean
     fig.update_layout(template=TEMPLATE, title=title, xaxis_title="noise σ", yaxis_title="MSE (log scale)",
                       yaxis_type="log", height=400)
     return fig
+
+
+def potential_curve(xs, potential, force, positions=None, title: str = "Learned potential V(q) of a 1-D unit"
+                    ) -> go.Figure:
+    """A 1-D unit's V(q) and force F = −dV/dq (right axis) against q; ``positions`` of a free run
+    shade the range it visits."""
+    fig = go.Figure()
+    if positions is not None and len(positions):
+        fig.add_vrect(x0=float(min(positions)), x1=float(max(positions)), fillcolor=MODEL_COLORS["CHLU"],
+                      opacity=0.08, line_width=0, annotation_text="free run", annotation_position="top left")
+    fig.add_scatter(x=xs, y=potential, mode="lines", name="V(q)", line=dict(color=MODEL_COLORS["CHLU"], width=2.5))
+    fig.add_scatter(x=xs, y=force, mode="lines", name="F = −dV/dq", yaxis="y2",
+                    line=dict(color=MODEL_COLORS["truth"], dash="dash"))
+    fig.update_layout(template=TEMPLATE, title=title, height=420, xaxis_title="position q",
+                      yaxis_title="potential V (model units)",
+                      yaxis2=dict(title="force F", overlaying="y", side="right", showgrid=False))
+    return fig
