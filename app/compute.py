@@ -106,3 +106,16 @@ def potential_along(_model: CHLU, digest: str, positions: numpy.ndarray) -> nump
     """V(q) + α‖q‖² at each of ``positions`` ``(time, dim)``: the heights of a run on the surface."""
     with torch.no_grad():
         return _model.potential_energy(torch.as_tensor(positions, dtype=next(_model.parameters()).dtype)).numpy()
+
+
+@st.cache_data(max_entries=32, show_spinner="Free-running the models from noisy starts …")
+def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed: int) -> dict:
+    """Free runs of ``_models`` (label → model) and the oracle from the test ``waves`` started at
+    noise ``sigma`` (experiment II), with their kinetic energies per unit mass: ``runs`` (name →
+    ``(time, waves, 2)`` or None if it diverged), ``from_q``, ``from_p`` (name → ``(time, waves)``),
+    ``expected`` ``(time, waves)`` and ``times``."""
+    config = sine_waves.PRESETS["paper"]
+    runs = sine_waves.noisy_runs(_models, config, sigma, seed=seed, waves=list(waves))
+    energies = sine_waves.kinetic_energies(runs, config.dt)
+    as_numpy = {name: None if run is None else run.numpy() for name, run in runs.items()}
+    return {"runs": as_numpy, "times": config.dt * numpy.arange(runs["clean"].shape[0]), **energies}

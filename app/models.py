@@ -15,6 +15,7 @@ from chlu_core import assets
 from . import state
 
 KINDS = {"CHLU": "CHLU", "LSTMBaseline": "LSTM", "NeuralODEBaseline": "NODE"}
+PAPER_ORDER = ("LSTM", "NODE", "CHLU")  # the paper's panels, left to right
 EXPERIMENTS = {"exp1": "Lemniscate (I)", "exp2": "Sine waves (II)", "exp3": "MNIST (III)",
                "csv": "Your CSV data", "custom": "Other"}
 DIM_EXPERIMENT = {2: "exp1", 1: "exp2", 784: "exp3"}  # for uploads whose metadata names no experiment
@@ -92,7 +93,13 @@ def add_checkpoint(data: bytes, label: str) -> ModelEntry:
         raise ValueError(f"the file is {len(data) / 2**20:.1f} MB; checkpoints are limited to {MAX_UPLOAD_MB} MB")
     model, metadata = chlu_core.load(bytes(data), with_metadata=True)
     digest = hashlib.sha256(data).hexdigest()
-    entry = _entry(f"yours-{digest[:10]}", label, "yours", digest, model, metadata)
+    key = f"yours-{digest[:10]}"
+    if key in state.user_models():  # the same file again
+        return state.user_models()[key][0]
+    taken, unique, n = {e.label for e in entries()}, label, 2
+    while unique in taken:  # labels name the curves on every page, so they must differ
+        unique, n = f"{label} ({n})", n + 1
+    entry = _entry(key, unique, "yours", digest, model, metadata)
     state.user_models()[entry.key] = (entry, model, bytes(data))
     return entry
 
@@ -109,6 +116,7 @@ def remove(key: str) -> None:
 def entries(experiment: str | None = None) -> list[ModelEntry]:
     """Shipped then the session's own models, optionally those of one experiment."""
     every = shipped_entries() + [entry for entry, _, _ in state.user_models().values()]
+    every.sort(key=lambda e: (e.source != "shipped", PAPER_ORDER.index(e.kind)))
     return [e for e in every if experiment is None or e.experiment == experiment]
 
 
