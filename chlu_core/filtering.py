@@ -1,0 +1,88 @@
+"""Noise filtering with one friction knob (experiment II): free runs of a CHLU from noisy starts with
+no friction, the paper's fixed annealing, or the authors' energy governor; the baselines, which have
+no friction, run as they are.
+
+Runs are observed states (x, model velocity) ``(time, batch, 2·dim)``, start first, as in
+:mod:`chlu_core.experiments.sine_waves`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy
+import torch
+
+from .data.sine_waves import noisy_starts, oscillator
+from .experiments import sine_waves
+from .metrics import wave_metrics
+from .schedules import AnnealedFriction, EnergyGovernor
+from .training.wake_sleep import initial_momentum
+from .unit import CHLU, DivergenceError
+
+FRICTION_MODES = ("none", "annealed", "governor")
+
+
+@torch.no_grad()
+def energy_floor(unit: CHLU, trajectories: torch.Tensor, percentile: float = 1.0, factor: float = 0.99) -> float:
+    """The governor's floor E*: ``factor`` × the ``percentile``-th percentile of the per-trajectory
+    mean H of observed ``trajectories`` ``(time, n, 2·dim)`` (the authors' 0.99 × 1st percentile)."""
+    dim = unit.dim
+    states = trajectories.to(next(unit.parameters()).dtype)
+    q, v = states[..., :dim].reshape(-1, dim), states[..., dim:].reshape(-1, dim)
+    energy = unit.hamiltonian(q, initial_momentum(unit, v)).reshape(states.shape[:2])
+    return factor * float(numpy.percentile(energy.mean(0).numpy(), percentile))
+
+
+def friction(mode: str, gamma: float = 0.1, fraction: float = 0.3, floor: float = 0.0, strength: float = 1.0):
+    """The friction schedule of ``mode``: 0 (none), γ for the first ``fraction`` of the steps
+    (annealed), or γ_t = strength · tanh(max(0, H − floor)) (governor)."""
+    if mode == "none":
+        return 0.0
+    if mode == "annealed":
+        return AnnealedFriction(gamma, fraction)
+    if mode == "governor":
+        return EnergyGovernor(floor, strength)
+    raise ValueError(f"unknown friction mode {mode!r}; choose one of {', '.join(FRICTION_MODES)}")
+
+
+@torch.no_grad()
+def filtered_run(model, start: torch.Tensor, steps: int, schedule=0.0) -> torch.Tensor:
+    """Free-run ``model`` from observed ``start`` ``(batch, 2·dim)``; a CHLU under the friction
+    ``schedule``. Returns observed states ``(steps + 1, batch, 2·dim)``. Raises DivergenceError."""
+    if not isinstance(model, CHLU):
+        return sine_waves.free_run(model, start, steps)
+    dim = model.dim
+    start = start.to(next(model.parameters()).dtype)
+    trajectory = model.rollout(start[:, :dim], initial_momentum(model, start[:, dim:]), steps, gamma=schedule)
+    return torch.cat([trajectory.q, model.velocity(trajectory.p)], dim=-1)
+
+
+def filtered_runs(models: dict, config, sigma: float, schedule=0.0, seed: int = 0, waves=None) -> dict:
+    """Like :func:`sine_waves.noisy_runs`, with the CHLUs under ``schedule``: name → ``(time, n, 2)``
+    or None where a run diverged, plus "clean", "oracle" (the exact oscillator from the noisy start)
+    and "noisy_start" ``(n, 2)``."""
+    _, test = sine_waves.make_data(config)
+    test = test if waves is None else test[:, waves]
+    start = noisy_starts(test, sigma, seed=seed)
+    steps = test.shape[0] - 1
+    runs = {"clean": test, "noisy_start": start,
+            "oracle": oscillator(start, steps, config.dt, 2.0 * math.pi * config.frequency_hz)}
+    for name, model in models.items():
+        try:
+            runs[name] = filtered_run(model, start, steps, schedule)
+        except DivergenceError:
+            runs[name] = None
+    return runs
+
+
+def mse_against_sigma(models: dict, config, sigmas, schedule=0.0, seed: int = 0) -> dict:
+    """Name (and "oracle") → free-run MSE against the clean test waves at each σ in ``sigmas``
+    (inf where a run diverged)."""
+    curves = {name: [] for name in [*models, "oracle"]}
+    for sigma in sigmas:
+        runs = filtered_runs(models, config, sigma, schedule, seed)
+        for name in curves:
+            run = runs[name]
+            curves[name].append(float("inf") if run is None else
+                                wave_metrics(run[..., 0], run[..., 1], runs["clean"], config.dt)["mse"])
+    return curves

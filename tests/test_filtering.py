@@ -1,0 +1,50 @@
+import dataclasses
+
+import pytest
+import torch
+
+from chlu_core import CHLU, LSTMBaseline, MLPPotential
+from chlu_core.experiments import sine_waves
+from chlu_core.filtering import energy_floor, filtered_run, filtered_runs, friction, mse_against_sigma
+
+CONFIG = dataclasses.replace(sine_waves.PRESETS["quick"], steps=120)
+
+
+def unit():
+    torch.manual_seed(0)
+    return CHLU(1, MLPPotential(1, hidden=16), kinetic="relativistic", c=10.0, alpha=0.5, dt=0.05)
+
+
+def energy(model, run):
+    with torch.no_grad():
+        from chlu_core.training.wake_sleep import initial_momentum
+        return model.hamiltonian(run[..., :1].reshape(-1, 1), initial_momentum(model, run[..., 1:].reshape(-1, 1)))
+
+
+def test_without_friction_a_chlu_runs_as_in_the_experiment():
+    model, start = unit(), torch.tensor([[0.3, 2.0], [-0.5, 1.0]])
+    assert torch.allclose(filtered_run(model, start, 50), sine_waves.free_run(model, start, 50), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["annealed", "governor"])
+def test_friction_drains_the_energy_of_a_noisy_start(mode):
+    model, start = unit(), torch.tensor([[1.5, 6.0]])
+    floor = energy_floor(model, sine_waves.make_data(CONFIG)[0])
+    free, damped = filtered_run(model, start, 200), filtered_run(model, start, 200, friction(mode, 0.2, 0.5, floor))
+    assert energy(model, damped)[-1] < energy(model, free)[-1] - 1e-3
+
+
+def test_baselines_ignore_friction_and_curves_cover_every_sigma_and_the_oracle():
+    torch.manual_seed(0)
+    models = {"CHLU": unit(), "LSTM": LSTMBaseline(1, hidden=8)}
+    runs = filtered_runs(models, CONFIG, 0.3, friction("annealed", 0.3, 0.5))
+    assert torch.equal(runs["LSTM"], filtered_runs(models, CONFIG, 0.3)["LSTM"])
+    assert runs["CHLU"].shape == runs["clean"].shape == runs["oracle"].shape
+    curves = mse_against_sigma(models, CONFIG, [0.1, 0.5])
+    assert set(curves) == {"CHLU", "LSTM", "oracle"} and all(len(v) == 2 for v in curves.values())
+    assert curves["oracle"][0] < curves["oracle"][1]
+
+
+def test_an_unknown_friction_mode_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown friction mode"):
+        friction("sticky")
