@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from chlu_core import CHLU, DivergenceError
+from chlu_core import CHLU, DivergenceError, filtering
 from chlu_core.experiments import lemniscate, sine_waves
 from chlu_core.training.wake_sleep import initial_momentum
 
@@ -119,3 +119,30 @@ def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed:
     energies = sine_waves.kinetic_energies(runs, config.dt)
     as_numpy = {name: None if run is None else run.numpy() for name, run in runs.items()}
     return {"runs": as_numpy, "times": config.dt * numpy.arange(runs["clean"].shape[0]), **energies}
+
+
+def _friction_of(mode: str, gamma: float, fraction: float, strength: float):
+    training = sine_waves.make_data(sine_waves.PRESETS["paper"])[0] if mode == "governor" else None
+    return filtering.friction(mode, gamma, fraction, strength, training)
+
+
+@st.cache_data(max_entries=64, show_spinner="Measuring the MSE at every noise level …")
+def filtering_curve(_model: nn.Module, digest: str, friction: tuple) -> dict:
+    """The model's (and the oracle's) free-run MSE at each σ of experiment II, a CHLU under
+    ``friction`` = (mode, γ, fraction, strength); pass ("none", …) for a baseline, which has no friction,
+    so that its curve is computed once."""
+    curves = filtering.mse_against_sigma({"model": _model}, sine_waves.PRESETS["paper"], sine_waves.SIGMAS,
+                                         _friction_of(*friction))
+    return curves
+
+
+@st.cache_data(max_entries=32, show_spinner="Free-running from the noisy starts …")
+def filtered_waves(_models: dict, digests: tuple, mode: str, gamma: float, fraction: float, strength: float,
+                   sigma: float, waves: tuple) -> dict:
+    """Positions x ``(time, waves)`` of each model, the clean waves and the oracle, from the test
+    ``waves`` started at noise ``sigma``; a diverged model maps to None."""
+    config = sine_waves.PRESETS["paper"]
+    runs = filtering.filtered_runs(_models, config, sigma, _friction_of(mode, gamma, fraction, strength),
+                                   waves=list(waves))
+    runs.pop("noisy_start")
+    return {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}

@@ -10,8 +10,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
+import torch  # noqa: E402
 
 from app.navigation import PAGES  # noqa: E402
+
+# The models are tiny: a second intra-op thread only adds synchronisation, and on a busy or shared CPU it
+# made rollouts 20–100× slower (an LSTM free run: 0.07 s on one thread, 12 s on two). Concurrent sessions
+# get their parallelism from Streamlit's threads instead.
+torch.set_num_threads(1)
 
 st.set_page_config(page_title="CHLU — Causal Hamiltonian Learning Unit", page_icon="🌀", layout="wide")
 st.navigation([page.page() for page in PAGES]).run()

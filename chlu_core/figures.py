@@ -272,3 +272,77 @@ def potential_curve(xs, potential, force, positions=None, title: str = "Learned 
                       yaxis_title="potential V (model units)",
                       yaxis2=dict(title="force F", overlaying="y", side="right", showgrid=False))
     return fig
+
+
+def reconstructions(times, clean, runs: dict, title: str = "Reconstructions from a noisy start") -> go.Figure:
+    """One panel per wave: the clean x(t) (dashed) and each model's free-run x(t).
+
+    ``clean`` ``(time, waves)``; ``runs``: model name → ``(time, waves)`` positions."""
+    from plotly.subplots import make_subplots
+    waves = clean.shape[1]
+    fig = make_subplots(rows=waves, cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=[f"test wave {k + 1}" for k in range(waves)])
+    for row in range(1, waves + 1):
+        fig.add_scatter(x=times, y=clean[:, row - 1], mode="lines", name="clean wave", row=row, col=1,
+                        showlegend=row == 1, line=dict(color=MODEL_COLORS["truth"], dash="dash", width=1.5))
+        for name, x in runs.items():
+            fig.add_scatter(x=times, y=x[:, row - 1], mode="lines", name=name, row=row, col=1,
+                            showlegend=row == 1, line=dict(color=color(name), width=1.5))
+        fig.update_yaxes(title_text="x", row=row, col=1)
+    fig.update_xaxes(title_text="time t", row=waves, col=1)
+    fig.update_layout(template=TEMPLATE, title=title, height=200 * waves + 120)
+    return fig
+
+
+# --- experiment III: generated digits -------------------------------------------------------------
+def _tile(images, nrow: int, pad: int = 2):
+    """``(n, 784)`` or ``(n, 28, 28)`` images → one ``(rows·30, nrow·30)`` array, gaps filled with 1."""
+    import numpy as np
+    images = np.asarray(images, dtype=float).reshape(-1, 28, 28)
+    rows = -(-len(images) // nrow)
+    side = 28 + pad
+    canvas = np.ones((rows * side - pad, nrow * side - pad))
+    for k, image in enumerate(images):
+        r, c = divmod(k, nrow)
+        canvas[r * side:r * side + 28, c * side:c * side + 28] = image
+    return canvas
+
+
+def _image_figure(canvas, title: str, height: int) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=canvas, colorscale="gray", zmin=0.0, zmax=1.0, showscale=False,
+                               hovertemplate="pixel %{z:.2f}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=dict(l=20, r=20, t=50, b=40))
+    fig.update_xaxes(showgrid=False, showticklabels=False, ticks="", constrain="domain")
+    fig.update_yaxes(showgrid=False, showticklabels=False, ticks="", autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def digit_grid(images, nrow: int = 8, title: str = "Generated digits, tanh(3q)") -> go.Figure:
+    """The paper's figure 3: images ``(n, 784)`` on the 0–1 pixel scale (white ink on black) as a grid."""
+    canvas = _tile(images, nrow)
+    return _image_figure(canvas, title, height=min(900, 40 + 13 * canvas.shape[0] // 5))
+
+
+def evolution_strip(snapshots: dict, chains: int = 8, title: str = "Langevin chains over time") -> go.Figure:
+    """Snapshots ``{step: (n, 784) images on the 0–1 scale}`` of the first ``chains`` chains: one row
+    per chain, one column per step (left to right in step order)."""
+    import numpy as np
+    steps = sorted(snapshots)
+    per_chain = np.stack([np.asarray(snapshots[s], dtype=float)[:chains].reshape(-1, 28, 28) for s in steps], axis=1)
+    canvas = _tile(per_chain.reshape(-1, 28, 28), nrow=len(steps))
+    fig = _image_figure(canvas, title, height=min(900, 80 + 13 * canvas.shape[0] // 5))
+    fig.update_xaxes(showticklabels=True, tickvals=[15 + 30 * k for k in range(len(steps))],
+                     ticktext=[f"step {s}" for s in steps])
+    return fig
+
+
+def class_histogram(counts: dict, title: str = "Classifier's digit histogram") -> go.Figure:
+    """Grouped bars of digit counts: ``counts`` maps a series name (e.g. "CHLU samples", "start")
+    to 10 counts, one per digit 0–9."""
+    fig = go.Figure()
+    for name, values in counts.items():
+        fig.add_bar(x=list(range(10)), y=list(values), name=name, marker_color=color(name))
+    fig.update_layout(template=TEMPLATE, title=title, height=340, barmode="group",
+                      xaxis=dict(title="digit (classifier's top class)", tickmode="linear", dtick=1),
+                      yaxis_title="samples")
+    return fig

@@ -1,2 +1,55 @@
+"""Noise filtering: one friction knob lets a CHLU shed the energy a noisy start injected."""
 import streamlit as st
-st.title('noise')
+
+from app import compute, models, state, widgets
+from chlu_core import figures
+
+st.title("Noise filtering")
+st.caption("Start every model from a noisy state of a sine wave. At zero friction a CHLU conserves whatever "
+           "energy the noise gave it; friction γ drains it — for a while (fixed annealing), or only while the "
+           "energy is above what the training data had (the governor). The baselines have no such knob.")
+settings = state.PageSettings("noise")
+FRICTION = {"none": "None", "annealed": "Fixed annealing", "governor": "Energy governor"}
+entries = models.compared("exp2")
+if not entries:
+    st.info("No sine-wave model is chosen: pick some on the Models page.")
+    st.stop()
+left, middle, right = st.columns(3)
+sigma = settings.slider("sigma", "Start noise σ", 0.0, 1.0, 0.5, step=0.05, container=left)
+mode = settings.select("friction", "Friction", list(FRICTION), container=middle, widget=st.segmented_control,
+                       format_func=FRICTION.get)
+gamma = settings.slider("gamma", "Friction γ", 0.01, 0.5, 0.1, step=0.01, container=right,
+                        disabled=mode != "annealed", help="p ← (1 − γ) p after each step, while it acts")
+fraction = settings.slider("fraction", "Acts for the first … of the run", 0.05, 1.0, 0.3, step=0.05,
+                           container=right, disabled=mode != "annealed")
+strength = settings.slider("strength", "Governor strength s", 0.05, 1.0, 1.0, step=0.05, container=right,
+                           disabled=mode != "governor", help="γ_t = s · tanh(max(0, H − E*)), E* from the training data")
+waves = settings.multiselect("waves", "Test waves to draw", [str(i) for i in range(1, 21)], default=["1", "2"],
+                             max_selections=4, container=left)
+span = settings.slider("span", "Show the first … time units", 2, 50, 10, container=middle)
+
+chosen = {e.label: models.model(e) for e in entries}
+digests = tuple(e.digest for e in entries)
+friction = (mode, gamma, fraction, strength)
+curves = {}
+for entry in entries:  # a baseline's curve does not depend on the friction: computed once
+    applied = friction if entry.kind == "CHLU" else ("none", 0.1, 0.3, 1.0)
+    measured = compute.filtering_curve(chosen[entry.label], entry.digest, applied)
+    curves[entry.label], curves["oracle"] = measured["model"], measured["oracle"]
+widgets.chart(figures.mse_vs_sigma(list(compute.sine_waves.SIGMAS), curves,
+                                   title=f"Free-run MSE against the clean wave · friction: {FRICTION[mode]}"),
+              key="noise.mse")
+st.caption("Lower is better; the oracle is the exact oscillator from the same noisy start, the best any "
+           "free-running model can do. Switch the friction and watch only the CHLU's curve move.")
+if waves:
+    runs = compute.filtered_waves(chosen, digests, *friction, sigma, tuple(int(w) - 1 for w in waves))
+    shown = slice(0, int(span / compute.SINE["dt"]) + 1)
+    times = compute.numpy.arange(len(runs["clean"]))[shown] * compute.SINE["dt"]
+    failed = [name for name, x in runs.items() if x is None]
+    if failed:
+        st.warning(f"{', '.join(failed)} diverged from this start and is left out.", icon="⚠️")
+    drawn = {name: x[shown] for name, x in runs.items() if x is not None and name not in ("clean",)}
+    widgets.chart(figures.reconstructions(times, runs["clean"][shown], drawn,
+                                          title=f"Reconstructions from a start with noise σ = {sigma}"),
+                  key="noise.reconstructions")
+settings.show_notices()
