@@ -28,6 +28,8 @@ def build(name: str, seed: int = 0, with_paper: bool = True, progress=None) -> d
                     "metrics": result.metrics[model_name], "training_wall_time_s": result.wall_time_s[model_name]}
         save(model, path, metadata=metadata)
         extra = {"model": model_name}
+        if "oracle" in result.metrics:  # exp II: the best any free-running model can do, for comparison
+            extra["oracle_metrics"] = result.metrics["oracle"]
         if paper is not None:
             extra.update(paper_metrics=paper.metrics[model_name],
                          paper_training_wall_time_s=paper.wall_time_s[model_name])

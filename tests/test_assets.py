@@ -1,0 +1,49 @@
+"""The shipped checkpoints of experiments I and II: each loads, matches its manifest hash, and
+re-computes its recorded metrics. MNIST's entries (exp3) are checked by that experiment's tests.
+
+Tolerance: relative 1e-3 (absolute 1e-6) on every recorded number. Evaluation is deterministic
+float32 arithmetic on the CPU; the margin covers BLAS differences between machines."""
+import dataclasses
+import math
+
+import pytest
+
+from chlu_core import assets, load
+from chlu_core.experiments import get
+
+RTOL, ATOL = 1e-3, 1e-6
+ENTRIES = {name: entry for name, entry in assets.read_manifest()["files"].items()
+           if entry["experiment"] in ("exp1", "exp2")}
+
+
+def test_every_model_of_experiments_1_and_2_is_shipped():
+    shipped = {(e["experiment"], e["model"]) for e in ENTRIES.values()}
+    assert shipped == {(exp, model) for exp in ("exp1", "exp2") for model in ("CHLU", "LSTM", "NODE")}
+
+
+def test_all_assets_stay_under_20_megabytes():
+    total = sum(path.stat().st_size for path in assets.ASSETS_DIR.iterdir() if path.is_file())
+    assert total < 20e6
+
+
+def _close(recorded, recomputed, key):
+    if isinstance(recorded, list):
+        assert len(recorded) == len(recomputed), key
+        for a, b in zip(recorded, recomputed):
+            _close(a, b, key)
+    elif isinstance(recorded, float) and not math.isfinite(recorded):
+        assert recorded == recomputed or (math.isnan(recorded) and math.isnan(recomputed)), key
+    else:
+        assert recomputed == pytest.approx(recorded, rel=RTOL, abs=ATOL), key
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_a_shipped_checkpoint_reproduces_its_recorded_metrics(name):
+    entry = ENTRIES[name]
+    model, metadata = load(assets.asset_path(name), with_metadata=True)  # asset_path checks the sha256
+    module = get(entry["experiment"])
+    config = module.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in metadata["config"].items()})
+    assert config == module.PRESETS[entry["preset"]]
+    metrics = module.evaluate({entry["model"]: model}, config, seed=entry["seed"])[entry["model"]]
+    for key, value in entry["metrics"].items():
+        _close(value, metrics[key], key)
