@@ -33,16 +33,24 @@ def energy_floor(unit: CHLU, trajectories: torch.Tensor, percentile: float = 1.0
     return factor * float(numpy.percentile(energy.mean(0).numpy(), percentile))
 
 
-def friction(mode: str, gamma: float = 0.1, fraction: float = 0.3, floor: float = 0.0, strength: float = 1.0):
-    """The friction schedule of ``mode``: 0 (none), γ for the first ``fraction`` of the steps
-    (annealed), or γ_t = strength · tanh(max(0, H − floor)) (governor)."""
+def friction(mode: str, gamma: float = 0.1, fraction: float = 0.3, strength: float = 1.0,
+             training: torch.Tensor | None = None):
+    """A function CHLU → its friction schedule under ``mode``: 0 (none), γ for the first ``fraction``
+    of the steps (annealed), or γ_t = strength · tanh(max(0, H − E*)) with each unit's own floor E*
+    from the ``training`` trajectories (governor)."""
     if mode == "none":
-        return 0.0
+        return lambda unit: 0.0
     if mode == "annealed":
-        return AnnealedFriction(gamma, fraction)
+        schedule = AnnealedFriction(gamma, fraction)
+        return lambda unit: schedule
     if mode == "governor":
-        return EnergyGovernor(floor, strength)
+        if training is None:
+            raise ValueError("the governor needs the training trajectories to set its energy floor")
+        return lambda unit: EnergyGovernor(energy_floor(unit, training), strength)
     raise ValueError(f"unknown friction mode {mode!r}; choose one of {', '.join(FRICTION_MODES)}")
+
+
+NO_FRICTION = friction("none")
 
 
 @torch.no_grad()
@@ -57,8 +65,10 @@ def filtered_run(model, start: torch.Tensor, steps: int, schedule=0.0) -> torch.
     return torch.cat([trajectory.q, model.velocity(trajectory.p)], dim=-1)
 
 
-def filtered_runs(models: dict, config, sigma: float, schedule=0.0, seed: int = 0, waves=None) -> dict:
-    """Like :func:`sine_waves.noisy_runs`, with the CHLUs under ``schedule``: name → ``(time, n, 2)``
+def filtered_runs(models: dict, config, sigma: float, friction_of=NO_FRICTION, seed: int = 0,
+                  waves=None) -> dict:
+    """Like :func:`sine_waves.noisy_runs`, with each CHLU under ``friction_of(unit)`` (see
+    :func:`friction`): name → ``(time, n, 2)``
     or None where a run diverged, plus "clean", "oracle" (the exact oscillator from the noisy start)
     and "noisy_start" ``(n, 2)``."""
     _, test = sine_waves.make_data(config)
@@ -69,18 +79,19 @@ def filtered_runs(models: dict, config, sigma: float, schedule=0.0, seed: int = 
             "oracle": oscillator(start, steps, config.dt, 2.0 * math.pi * config.frequency_hz)}
     for name, model in models.items():
         try:
+            schedule = friction_of(model) if isinstance(model, CHLU) else 0.0
             runs[name] = filtered_run(model, start, steps, schedule)
         except DivergenceError:
             runs[name] = None
     return runs
 
 
-def mse_against_sigma(models: dict, config, sigmas, schedule=0.0, seed: int = 0) -> dict:
+def mse_against_sigma(models: dict, config, sigmas, friction_of=NO_FRICTION, seed: int = 0) -> dict:
     """Name (and "oracle") → free-run MSE against the clean test waves at each σ in ``sigmas``
     (inf where a run diverged)."""
     curves = {name: [] for name in [*models, "oracle"]}
     for sigma in sigmas:
-        runs = filtered_runs(models, config, sigma, schedule, seed)
+        runs = filtered_runs(models, config, sigma, friction_of, seed)
         for name in curves:
             run = runs[name]
             curves[name].append(float("inf") if run is None else

@@ -14,7 +14,7 @@ entries = models.compared("exp2")
 if not entries:
     st.info("No sine-wave model is chosen: pick some on the Models page.")
     st.stop()
-left, middle, right = st.columns(3)
+left, middle, right = st.columns([1, 1.4, 1])
 sigma = settings.slider("sigma", "Start noise σ", 0.0, 1.0, 0.5, step=0.05, container=left)
 mode = settings.select("friction", "Friction", list(FRICTION), container=middle, widget=st.segmented_control,
                        format_func=FRICTION.get)

@@ -29,8 +29,8 @@ def test_without_friction_a_chlu_runs_as_in_the_experiment():
 @pytest.mark.parametrize("mode", ["annealed", "governor"])
 def test_friction_drains_the_energy_of_a_noisy_start(mode):
     model, start = unit(), torch.tensor([[1.5, 6.0]])
-    floor = energy_floor(model, sine_waves.make_data(CONFIG)[0])
-    free, damped = filtered_run(model, start, 200), filtered_run(model, start, 200, friction(mode, 0.2, 0.5, floor))
+    schedule = friction(mode, 0.2, 0.5, training=sine_waves.make_data(CONFIG)[0])(model)
+    free, damped = filtered_run(model, start, 200), filtered_run(model, start, 200, schedule)
     assert energy(model, damped)[-1] < energy(model, free)[-1] - 1e-3
 
 
@@ -38,6 +38,7 @@ def test_baselines_ignore_friction_and_curves_cover_every_sigma_and_the_oracle()
     torch.manual_seed(0)
     models = {"CHLU": unit(), "LSTM": LSTMBaseline(1, hidden=8)}
     runs = filtered_runs(models, CONFIG, 0.3, friction("annealed", 0.3, 0.5))
+    assert not torch.allclose(runs["CHLU"], filtered_runs(models, CONFIG, 0.3)["CHLU"])
     assert torch.equal(runs["LSTM"], filtered_runs(models, CONFIG, 0.3)["LSTM"])
     assert runs["CHLU"].shape == runs["clean"].shape == runs["oracle"].shape
     curves = mse_against_sigma(models, CONFIG, [0.1, 0.5])
@@ -45,6 +46,12 @@ def test_baselines_ignore_friction_and_curves_cover_every_sigma_and_the_oracle()
     assert curves["oracle"][0] < curves["oracle"][1]
 
 
-def test_an_unknown_friction_mode_is_a_clear_error():
+def test_the_governor_floor_is_below_the_training_energies_and_bad_modes_are_clear_errors():
+    model, training = unit(), sine_waves.make_data(CONFIG)[0]
+    means = energy(model, training).reshape(training.shape[:2]).mean(0)
+    floor = energy_floor(model, training)
+    assert 0.99 * float(means.min()) - 1e-4 <= floor <= 0.99 * float(means.quantile(0.05)) + 1e-4
     with pytest.raises(ValueError, match="unknown friction mode"):
         friction("sticky")
+    with pytest.raises(ValueError, match="training trajectories"):
+        friction("governor")
