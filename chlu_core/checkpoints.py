@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from .baselines import LSTMBaseline, NeuralODEBaseline
+from .classifier import DigitClassifier
 from .unit import CHLU
 
 FORMAT = "chlu-checkpoint"
 FORMAT_VERSION = 1
-MODEL_KINDS = {cls.__name__: cls for cls in (CHLU, LSTMBaseline, NeuralODEBaseline)}
+MODEL_KINDS = {cls.__name__: cls for cls in (CHLU, LSTMBaseline, NeuralODEBaseline, DigitClassifier)}
 
 Target = Union[str, os.PathLike, BinaryIO]
 
@@ -56,7 +57,7 @@ def to_bytes(model: nn.Module, metadata: dict | None = None) -> bytes:
 
 
 def save(model: nn.Module, path: Union[str, os.PathLike], metadata: dict | None = None) -> Path:
-    """Write ``model`` (CHLU, LSTMBaseline or NeuralODEBaseline) with ``metadata`` to ``path`` atomically."""
+    """Write ``model`` (any of MODEL_KINDS) with ``metadata`` to ``path`` atomically."""
     data = to_bytes(model, metadata)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

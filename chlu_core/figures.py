@@ -346,3 +346,57 @@ def class_histogram(counts: dict, title: str = "Classifier's digit histogram") -
                       xaxis=dict(title="digit (classifier's top class)", tickmode="linear", dtick=1),
                       yaxis_title="samples")
     return fig
+
+
+# --- experiment III: generated digits -------------------------------------------------------------
+def _tile(images, nrow: int, pad: int = 2):
+    """``(n, 784)`` or ``(n, 28, 28)`` images → one ``(rows·30, nrow·30)`` array, gaps filled with 1."""
+    import numpy as np
+    images = np.asarray(images, dtype=float).reshape(-1, 28, 28)
+    rows = -(-len(images) // nrow)
+    side = 28 + pad
+    canvas = np.ones((rows * side - pad, nrow * side - pad))
+    for k, image in enumerate(images):
+        r, c = divmod(k, nrow)
+        canvas[r * side:r * side + 28, c * side:c * side + 28] = image
+    return canvas
+
+
+def _image_figure(canvas, title: str, height: int) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=canvas, colorscale="gray", zmin=0.0, zmax=1.0, showscale=False,
+                               hovertemplate="pixel %{z:.2f}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=dict(l=20, r=20, t=50, b=40))
+    fig.update_xaxes(showgrid=False, showticklabels=False, ticks="", constrain="domain")
+    fig.update_yaxes(showgrid=False, showticklabels=False, ticks="", autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def digit_grid(images, nrow: int = 8, title: str = "Generated digits, tanh(3q)") -> go.Figure:
+    """The paper's figure 3: images ``(n, 784)`` on the 0–1 pixel scale (white ink on black) as a grid."""
+    canvas = _tile(images, nrow)
+    return _image_figure(canvas, title, height=min(900, 40 + 13 * canvas.shape[0] // 5))
+
+
+def evolution_strip(snapshots: dict, chains: int = 8, title: str = "Langevin chains over time") -> go.Figure:
+    """Snapshots ``{step: (n, 784) images on the 0–1 scale}`` of the first ``chains`` chains: one row
+    per chain, one column per step (left to right in step order)."""
+    import numpy as np
+    steps = sorted(snapshots)
+    per_chain = np.stack([np.asarray(snapshots[s], dtype=float)[:chains].reshape(-1, 28, 28) for s in steps], axis=1)
+    canvas = _tile(per_chain.reshape(-1, 28, 28), nrow=len(steps))
+    fig = _image_figure(canvas, title, height=min(900, 80 + 13 * canvas.shape[0] // 5))
+    fig.update_xaxes(showticklabels=True, tickvals=[15 + 30 * k for k in range(len(steps))],
+                     ticktext=[f"step {s}" for s in steps])
+    return fig
+
+
+def class_histogram(counts: dict, title: str = "Classifier's digit histogram") -> go.Figure:
+    """Grouped bars of digit counts: ``counts`` maps a series name (e.g. "CHLU samples", "start")
+    to 10 counts, one per digit 0–9."""
+    fig = go.Figure()
+    for name, values in counts.items():
+        fig.add_bar(x=list(range(10)), y=list(values), name=name, marker_color=color(name))
+    fig.update_layout(template=TEMPLATE, title=title, height=340, barmode="group",
+                      xaxis=dict(title="digit (classifier's top class)", tickmode="linear", dtick=1),
+                      yaxis_title="samples")
+    return fig

@@ -1,0 +1,219 @@
+"""Experiment III: generating MNIST digits by Langevin annealing of a CHLU (paper figure 3).
+
+Train a CHLU with a ConvNet potential by persistent contrastive divergence on a seeded subset of
+MNIST, then run 64 Langevin chains from the noisy test-set centroid and let a small classifier
+(trained here, or shipped in ``assets/``) score what comes out. Samples are shown and scored as the
+paper shows them: tanh(3q), mapped from [−1, 1] to the 0–1 pixel scale (:func:`to_image`).
+
+Presets: ``paper`` (the protocol: c = 1, negatives re-initialised from uniform noise, 500
+iterations), ``best`` (this project's recipe, see :data:`PRESETS`) and ``quick`` (seconds).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+
+from ..assets import asset_path
+from ..checkpoints import load
+from ..classifier import DigitClassifier, accuracy, score_images, train_classifier
+from ..data.mnist import load_mnist, to_unit_interval, training_subset
+from ..figures import class_histogram, digit_grid, evolution_strip, loss_curve
+from ..potentials import ConvPotential
+from ..schedules import ExponentialTemperature
+from ..training import ProgressCallback
+from ..training.generative import PCDConfig, train_pcd
+from ..unit import CHLU
+from .result import ExperimentResult
+
+NAME = "exp3"
+CLASSIFIER_ASSET = "mnist_classifier.pt"
+
+
+@dataclass(frozen=True)
+class Config(PCDConfig):
+    """Experiment III settings: data, unit, sampler and classifier; PCD training is inherited."""
+
+    subset: int = 10_000
+    c: float = 1.0
+    m0: float = 1.0
+    alpha: float = 0.0
+    dt: float = 0.05
+    samples: int = 64
+    sample_steps: int = 1000
+    sample_gamma: float = 0.3
+    sample_T0: float = 1.0
+    sample_T_end: float = 0.01
+    start_noise: float = 0.5  # the sampler starts at the test centroid + start_noise·N(0, I)
+    start_momentum: float = 0.1
+    snapshot_steps: tuple = (0, 200, 400, 600, 800)
+    classifier_epochs: int = 2
+    classifier_subset: Optional[int] = None  # None: all 60,000 training images
+
+
+PRESETS = {
+    "paper": Config(),
+    "best": Config(),
+    "quick": Config(subset=512, iterations=20, buffer_size=256, langevin_steps=10, samples=16, sample_steps=100,
+                    snapshot_steps=(0, 50), classifier_epochs=1, classifier_subset=2000),
+}
+
+
+def resolve(preset: Union[str, Config]) -> tuple:
+    """(name, config) of a preset name, or ("custom", config) for a ready :class:`Config`."""
+    if isinstance(preset, Config):
+        return "custom", preset
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return preset, PRESETS[preset]
+
+
+def make_unit(config: Config) -> CHLU:
+    """An untrained CHLU on 28×28 images: ConvNet potential, relativistic kinetic term, learned mass."""
+    return CHLU(784, ConvPotential(), kinetic="relativistic", c=config.c, m0=config.m0, alpha=config.alpha,
+                dt=config.dt)
+
+
+def mnist_test_centroid(root=None) -> torch.Tensor:
+    """Mean test image in [−1, 1], shape ``(784,)``: where the sampler's chains start."""
+    return load_mnist(train=False, root=root)[0].mean(0)
+
+
+def to_image(q: torch.Tensor) -> torch.Tensor:
+    """What the paper shows: tanh(3q) mapped from [−1, 1] to the 0–1 pixel scale, same shape."""
+    return (torch.tanh(3.0 * q) + 1.0) / 2.0
+
+
+@dataclass
+class Samples:
+    """A sampling run: ``start`` and ``final`` positions ``(n, 784)``; ``snapshots`` step → ``(n, 784)``."""
+
+    start: torch.Tensor
+    final: torch.Tensor
+    snapshots: dict
+
+
+@torch.no_grad()
+def sample(unit: CHLU, centroid: torch.Tensor, n: int = 64, noise_scale: float = 0.5, gamma: float = 0.3,
+           T0: float = 1.0, T_end: float = 0.01, steps: int = 1000, seed: int = 0,
+           snapshot_steps=(0, 200, 400, 600, 800), momentum_std: float = 0.1) -> Samples:
+    """Run ``n`` Langevin chains of ``steps`` steps from ``centroid`` + ``noise_scale``·N(0, I) with
+    p₀ = ``momentum_std``·N(0, I), friction ``gamma`` and T annealed exponentially T0 → T_end.
+    ``T0 = 0`` is the deterministic control (friction, no noise). Seeded by ``seed``."""
+    if n < 1 or steps < 0:
+        raise ValueError(f"need n ≥ 1 and steps ≥ 0, got n={n}, steps={steps}")
+    if T0 < 0 or T_end < 0 or (T0 > 0) != (T_end > 0):
+        raise ValueError(f"temperatures must both be > 0 (Langevin) or both 0 (deterministic), got {T0}, {T_end}")
+    snapshot_steps = tuple(sorted(set(snapshot_steps)))
+    if any(s < 0 or s > steps for s in snapshot_steps):
+        raise ValueError(f"snapshot steps must lie in [0, {steps}], got {snapshot_steps}")
+    generator = torch.Generator().manual_seed(seed)
+    q0 = centroid.to(torch.float32) + noise_scale * torch.randn((n, unit.dim), generator=generator)
+    p0 = momentum_std * torch.randn((n, unit.dim), generator=generator)
+    record_every = math.gcd(steps, *snapshot_steps) or 1
+    temperature = ExponentialTemperature(T0, T_end) if T0 > 0 else None
+    chain = unit.rollout(q0, p0, steps, gamma=gamma, temperature=temperature, generator=generator,
+                         record_every=record_every)
+    snapshots = {s: chain.q[s // record_every] for s in snapshot_steps}
+    return Samples(start=q0, final=chain.q[-1], snapshots=snapshots)
+
+
+def sample_with(unit: CHLU, centroid: torch.Tensor, config: Config, seed: int = 0, **overrides) -> Samples:
+    """:func:`sample` with the sampler settings of ``config`` (``overrides`` replace any of them)."""
+    settings = dict(n=config.samples, noise_scale=config.start_noise, gamma=config.sample_gamma,
+                    T0=config.sample_T0, T_end=config.sample_T_end, steps=config.sample_steps,
+                    snapshot_steps=config.snapshot_steps, momentum_std=config.start_momentum)
+    settings.update(overrides)
+    return sample(unit, centroid, seed=seed, **settings)
+
+
+def score(samples: torch.Tensor, classifier: DigitClassifier) -> dict:
+    """Classifier scores of positions ``(n, 784)`` shown as :func:`to_image`: histogram, entropy_bits,
+    classes, mean_confidence, mean_pixel (0–1 scale)."""
+    return score_images(to_image(samples), classifier)
+
+
+def evaluate(unit: CHLU, classifier: DigitClassifier, centroid: torch.Tensor, config: Config,
+             seed: int = 0) -> tuple:
+    """``(metrics, samples)``: scores of the samples, of the sampler's starting points and of the
+    deterministic control (the same chains with T = 0), with the sampling wall time in seconds."""
+    start = time.perf_counter()
+    langevin = sample_with(unit, centroid, config, seed=seed)
+    seconds = time.perf_counter() - start
+    control = sample_with(unit, centroid, config, seed=seed, T0=0.0, T_end=0.0, snapshot_steps=())
+    metrics = {"samples": score(langevin.final, classifier), "start": score(langevin.start, classifier),
+               "deterministic_control": score(control.final, classifier), "sampling_time_s": round(seconds, 3)}
+    return metrics, langevin
+
+
+def shipped_classifier() -> Optional[DigitClassifier]:
+    """The classifier shipped in ``assets/`` (hash-checked), or ``None`` where it is not there."""
+    try:
+        return load(asset_path(CLASSIFIER_ASSET))
+    except FileNotFoundError:
+        return None
+
+
+def fit_classifier(config: Config, seed: int = 0, progress: Optional[ProgressCallback] = None) -> tuple:
+    """Train the scoring classifier on the training images (``classifier_subset`` of them, or all);
+    returns ``(classifier, test_accuracy)``."""
+    images, labels = load_mnist(train=True)
+    if config.classifier_subset is not None:
+        index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:config.classifier_subset]
+        images, labels = images[index], labels[index]
+    classifier, _ = train_classifier(to_unit_interval(images), labels, epochs=config.classifier_epochs,
+                                     seed=seed, progress=progress)
+    return classifier, mnist_test_accuracy(classifier)
+
+
+def mnist_test_accuracy(classifier: DigitClassifier) -> float:
+    """Accuracy on the 10,000 MNIST test images."""
+    images, labels = load_mnist(train=False)
+    return accuracy(classifier, to_unit_interval(images), labels)
+
+
+def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[ProgressCallback] = None,
+        classifier: Optional[DigitClassifier] = None) -> ExperimentResult:
+    """Train a CHLU under ``preset`` with ``seed``, sample and score it.
+
+    The scorer is ``classifier`` if given, else the shipped one, else one trained here (then it is
+    returned among the models, as "classifier"). MNIST is read from ``$CHLU_DATA_DIR`` (see
+    :mod:`chlu_core.data.mnist`).
+    """
+    name, config = resolve(preset)
+    images, _ = training_subset(config.subset, seed)
+    centroid = mnist_test_centroid()
+    models, metrics, wall_time = {}, {}, {}
+    classifier = classifier or shipped_classifier()
+    if classifier is None:
+        start = time.perf_counter()
+        classifier, classifier_accuracy = fit_classifier(config, seed, progress)
+        wall_time["classifier"] = round(time.perf_counter() - start, 2)
+        models["classifier"] = classifier
+        metrics["classifier"] = {"test_accuracy": classifier_accuracy}
+
+    torch.manual_seed(seed)
+    unit = make_unit(config)
+    start = time.perf_counter()
+    log = train_pcd(unit, images, config, centroid=centroid, seed=seed, progress=progress)
+    wall_time["CHLU"] = round(time.perf_counter() - start, 2)
+    models["CHLU"] = unit
+    metrics["CHLU"], samples = evaluate(unit, classifier, centroid, config, seed=seed)
+    metrics["CHLU"]["iterations"] = log.iterations
+    metrics["CHLU"]["stopped_early"] = log.stopped_early
+    return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=models, metrics=metrics,
+                            figures=figures(samples, metrics["CHLU"], log.history), wall_time_s=wall_time)
+
+
+def figures(samples: Samples, metrics: dict, history: dict) -> dict:
+    """Figure 3 (digit grid), its evolution strip, the class histograms and the training loss."""
+    counts = {"CHLU samples": metrics["samples"]["histogram"], "start (noisy centroid)": metrics["start"]["histogram"],
+              "deterministic control (T = 0)": metrics["deterministic_control"]["histogram"]}
+    return {"digits": digit_grid(to_image(samples.final)),
+            "evolution": evolution_strip({s: to_image(q) for s, q in samples.snapshots.items()}),
+            "class_histogram": class_histogram(counts),
+            "loss": loss_curve({"CHLU": history.get("loss", [])}, title="PCD loss")}

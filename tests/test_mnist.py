@@ -1,0 +1,181 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from chlu_core import checkpoints
+from chlu_core.assets import asset_path, read_manifest
+from chlu_core.data.mnist import data_dir, load_mnist, training_subset
+from chlu_core.experiments import get
+from chlu_core.experiments import mnist as exp3
+from chlu_core.figures import class_histogram, digit_grid, evolution_strip
+from chlu_core.training.generative import PCDConfig, train_pcd
+from chlu_core.training.progress import TrainingDiverged
+from chlu_core.unit import CHLU
+
+DATA = Path(__file__).parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_data():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHLU_DATA_DIR", str(DATA))
+        yield
+
+
+@pytest.fixture(scope="module")
+def quick_runs():
+    """Two quick runs with seed 0 and one with seed 1."""
+    return [exp3.run("quick", seed=seed) for seed in (0, 0, 1)]
+
+
+def without_times(metrics: dict) -> dict:
+    return {name: {k: v for k, v in m.items() if k != "sampling_time_s"} for name, m in metrics.items()}
+
+
+# --- data ---------------------------------------------------------------------------------------
+def test_mnist_loads_as_positions_in_minus_one_to_one():
+    images, labels = load_mnist(train=False, root=DATA, download=False)
+    assert images.shape == (10_000, 784) and labels.shape == (10_000,)
+    assert images.min() == -1.0 and images.max() == 1.0
+    assert set(labels.tolist()) == set(range(10))
+
+
+def test_training_subset_is_seeded():
+    a, la = training_subset(100, seed=3, root=DATA, download=False)
+    b, lb = training_subset(100, seed=3, root=DATA, download=False)
+    c, _ = training_subset(100, seed=4, root=DATA, download=False)
+    assert torch.equal(a, b) and torch.equal(la, lb) and not torch.equal(a, c)
+    with pytest.raises(ValueError, match="subset size"):
+        training_subset(0, seed=0, root=DATA, download=False)
+
+
+def test_missing_files_say_where_to_put_them(tmp_path):
+    with pytest.raises(ValueError, match=r"MNIST files are missing in .*MNIST/raw.*CHLU_DATA_DIR"):
+        load_mnist(root=tmp_path, download=False)
+
+
+def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHLU_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path
+    monkeypatch.delenv("CHLU_DATA_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert data_dir() == tmp_path / "cache" / "chlu_core" / "data"
+    assert data_dir(tmp_path / "x") == tmp_path / "x"
+
+
+# --- the quick preset end to end -----------------------------------------------------------------
+def test_quick_preset_runs_end_to_end(quick_runs, tmp_path):
+    result = quick_runs[0]
+    config = exp3.PRESETS["quick"]
+    assert get("exp3") is exp3 and result.experiment == "exp3" and result.preset == "quick"
+    metrics = result.metrics["CHLU"]
+    for part in ("samples", "start", "deterministic_control"):
+        scores = metrics[part]
+        assert sum(scores["histogram"]) == config.samples
+        assert 0.0 <= scores["entropy_bits"] <= np.log2(10) + 1e-9
+        assert 0.1 <= scores["mean_confidence"] <= 1.0 and 0.0 <= scores["mean_pixel"] <= 1.0
+    assert metrics["iterations"] == config.iterations
+    assert set(result.figures) == {"digits", "evolution", "class_histogram", "loss"}
+
+    out = result.write(tmp_path)
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["metrics"]["CHLU"]["samples"] == metrics["samples"]
+    for name, model in result.models.items():
+        loaded = checkpoints.load(out / f"exp3_{name.lower()}.pt")
+        assert type(loaded) is type(model)
+        assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+
+
+def test_same_seed_same_metrics(quick_runs):
+    first, again, other = quick_runs
+    assert without_times(first.metrics) == without_times(again.metrics)
+    assert without_times(first.metrics) != without_times(other.metrics)
+
+
+def test_unknown_preset_is_rejected():
+    with pytest.raises(ValueError, match="unknown preset"):
+        exp3.run("fastest")
+
+
+# --- sampling -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_unit():
+    torch.manual_seed(0)
+    return exp3.make_unit(exp3.PRESETS["best"]).eval()
+
+
+def test_sample_records_snapshots_and_is_seeded(small_unit):
+    centroid = torch.zeros(784)
+    run = exp3.sample(small_unit, centroid, n=4, steps=20, snapshot_steps=(0, 10), seed=5)
+    assert run.final.shape == (4, 784) and set(run.snapshots) == {0, 10}
+    assert torch.equal(run.snapshots[0], run.start)
+    again = exp3.sample(small_unit, centroid, n=4, steps=20, snapshot_steps=(0, 10), seed=5)
+    assert torch.equal(run.final, again.final)
+    control = exp3.sample(small_unit, centroid, n=4, steps=20, T0=0.0, T_end=0.0, snapshot_steps=(), seed=5)
+    assert not torch.equal(control.final, run.final)  # no Langevin noise in the control
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(T0=1.0, T_end=0.0), "temperatures"),
+    (dict(snapshot_steps=(0, 30)), "snapshot steps"),
+    (dict(n=0), "n ≥ 1"),
+])
+def test_sample_rejects_bad_settings(small_unit, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        exp3.sample(small_unit, torch.zeros(784), steps=20, **kwargs)
+
+
+# --- training ---------------------------------------------------------------------------------------
+def test_diverging_training_stops_with_a_clear_message_and_keeps_good_weights():
+    torch.manual_seed(0)
+    unit = exp3.make_unit(exp3.PRESETS["quick"])
+    images = 2 * torch.rand(64, 784) - 1
+    config = PCDConfig(iterations=30, lr=1e6, buffer_size=64, batch=16, langevin_steps=5)
+    with pytest.raises(TrainingDiverged, match="diverged at iteration"):
+        train_pcd(unit, images, config)
+    assert all(bool(torch.isfinite(w).all()) for w in unit.parameters())
+
+
+def test_pcd_rejects_images_of_the_wrong_size():
+    unit = exp3.make_unit(exp3.PRESETS["quick"])
+    with pytest.raises(ValueError, match=r"images must have shape \(n, 784\)"):
+        train_pcd(unit, torch.zeros(8, 100), PCDConfig(iterations=1))
+    with pytest.raises(ValueError, match="centroid"):
+        train_pcd(unit, torch.zeros(8, 784), PCDConfig(iterations=1, reinit="centroid", buffer_size=64))
+
+
+# --- figures ------------------------------------------------------------------------------------------
+def test_figure_builders_tile_images_and_count_classes():
+    images = np.random.default_rng(0).random((10, 784))
+    grid = digit_grid(images, nrow=4)
+    assert grid.data[0].z.shape == (3 * 30 - 2, 4 * 30 - 2)
+    strip = evolution_strip({0: images, 200: images}, chains=3)
+    assert strip.data[0].z.shape == (3 * 30 - 2, 2 * 30 - 2)
+    assert list(strip.layout.xaxis.ticktext) == ["step 0", "step 200"]
+    bars = class_histogram({"CHLU samples": list(range(10)), "start": [1] * 10})
+    assert [list(b.y) for b in bars.data] == [list(range(10)), [1] * 10]
+
+
+# --- the shipped model ---------------------------------------------------------------------------------
+def test_shipped_chlu_reproduces_its_recorded_metrics():
+    """Re-sample the shipped CHLU with its recorded seed and settings and re-score with the shipped
+    classifier. Tolerance: confidence ± 0.03, mean pixel ± 0.01, entropy ± 0.25 bits, histogram
+    within 6 samples in total (floating-point differences between CPUs may move a few chains)."""
+    entry = read_manifest()["files"]["exp3_chlu.pt"]
+    unit, metadata = checkpoints.load(asset_path("exp3_chlu.pt"), with_metadata=True)
+    classifier = checkpoints.load(asset_path("mnist_classifier.pt"))
+    assert isinstance(unit, CHLU)
+    fields = {f.name for f in dataclasses.fields(exp3.Config)}
+    config = exp3.Config(**{k: tuple(v) if isinstance(v, list) else v
+                            for k, v in metadata["config"].items() if k in fields})
+    measured, _ = exp3.evaluate(unit, classifier, exp3.mnist_test_centroid(), config, seed=entry["seed"])
+    for part in ("samples", "start", "deterministic_control"):
+        recorded, now = entry["metrics"][part], measured[part]
+        assert now["mean_confidence"] == pytest.approx(recorded["mean_confidence"], abs=0.03)
+        assert now["mean_pixel"] == pytest.approx(recorded["mean_pixel"], abs=0.01)
+        assert now["entropy_bits"] == pytest.approx(recorded["entropy_bits"], abs=0.25)
+        assert sum(abs(a - b) for a, b in zip(now["histogram"], recorded["histogram"])) <= 6
