@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from chlu_core import CHLU, DivergenceError, filtering
-from chlu_core.experiments import lemniscate, sine_waves
+from chlu_core.experiments import lemniscate, mnist, sine_waves
 from chlu_core.training.wake_sleep import initial_momentum
 
 LEMNISCATE = dict(steps_per_cycle=lemniscate.PRESETS["paper"].steps_per_cycle, dt=0.05)
@@ -146,3 +146,31 @@ def filtered_waves(_models: dict, digests: tuple, mode: str, gamma: float, fract
                                    waves=list(waves))
     runs.pop("noisy_start")
     return {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}
+
+
+@st.cache_resource(show_spinner="Loading the MNIST test set for its centroid …")
+def mnist_centroid() -> torch.Tensor:
+    """The mean MNIST test image in [−1, 1] ``(784,)``, where the dreams start (read once per server)."""
+    return mnist.mnist_test_centroid()
+
+
+@st.cache_resource(show_spinner=False)
+def mnist_classifier():
+    """The shipped digit classifier, or None where it is not shipped."""
+    return mnist.shipped_classifier()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def dream(_unit: CHLU, digest: str, n: int, noise_scale: float, gamma: float, T0: float, T_end: float,
+          steps: int, seed: int) -> dict:
+    """Langevin dreams from the noisy test centroid: images on the 0–1 scale, ``final`` and ``start``
+    ``(n, 784)`` and ``snapshots`` (5 steps from 0 to ``steps``) → ``(n, 784)``; with the classifier's
+    ``scores`` of the final and start images where a classifier is shipped."""
+    snapshot_steps = tuple(sorted({round(k * steps / 4) for k in range(5)}))
+    samples = mnist.sample(_unit, mnist_centroid(), n=n, noise_scale=noise_scale, gamma=gamma, T0=T0, T_end=T_end,
+                           steps=steps, seed=seed, snapshot_steps=snapshot_steps)
+    classifier = mnist_classifier()
+    scores = None if classifier is None else {"dreams": mnist.score(samples.final, classifier),
+                                              "start": mnist.score(samples.start, classifier)}
+    return {"final": mnist.to_image(samples.final).numpy(), "start": mnist.to_image(samples.start).numpy(),
+            "snapshots": {s: mnist.to_image(q).numpy() for s, q in samples.snapshots.items()}, "scores": scores}

@@ -57,12 +57,14 @@ def manifest() -> dict:
 
 @st.cache_resource(show_spinner="Loading the pretrained models …")
 def _shipped(file: str):
-    """(model, metadata) of a shipped checkpoint, or None when the file holds no CHLU/LSTM/NODE (the
-    MNIST classifier). Weights are frozen: every session shares this object and none may change it."""
+    """(model, metadata) of a shipped checkpoint, or None when it holds no CHLU/LSTM/NODE (the MNIST
+    classifier, which the MNIST page loads itself). Weights are frozen: every session shares this object and none may change it."""
     path = assets.asset_path(file)
     try:
         model, metadata = chlu_core.load(path, with_metadata=True)
     except chlu_core.CheckpointError:
+        return None
+    if type(model).__name__ not in KINDS:
         return None
     for weight in model.parameters():
         weight.requires_grad_(False)
@@ -92,6 +94,8 @@ def add_checkpoint(data: bytes, label: str) -> ModelEntry:
     if len(data) > MAX_UPLOAD_MB * 2**20:
         raise ValueError(f"the file is {len(data) / 2**20:.1f} MB; checkpoints are limited to {MAX_UPLOAD_MB} MB")
     model, metadata = chlu_core.load(bytes(data), with_metadata=True)
+    if type(model).__name__ not in KINDS:
+        raise chlu_core.CheckpointError(f"the file holds a {type(model).__name__}, not a CHLU, LSTM or Neural ODE")
     digest = hashlib.sha256(data).hexdigest()
     key = f"yours-{digest[:10]}"
     if key in state.user_models():  # the same file again
