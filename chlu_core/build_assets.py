@@ -11,6 +11,7 @@ import dataclasses
 from . import experiments
 from .assets import ASSETS_DIR, register
 from .checkpoints import save
+from .training import TrainingDiverged
 
 PRESET = "best"
 
@@ -18,7 +19,12 @@ PRESET = "best"
 def build(name: str, seed: int = 0, with_paper: bool = True, progress=None) -> dict:
     """Train, save and register the best-preset models of experiment ``name``; returns the entries."""
     module = experiments.get(name)
-    paper = module.run("paper", seed=seed, progress=progress) if with_paper else None
+    paper = paper_error = None
+    if with_paper:
+        try:
+            paper = module.run("paper", seed=seed, progress=progress)
+        except TrainingDiverged as error:  # recorded beside the shipped models, not fatal to them
+            paper_error = str(error)
     result = module.run(PRESET, seed=seed, progress=progress)
     entries = {}
     for model_name, model in result.models.items():
@@ -30,6 +36,8 @@ def build(name: str, seed: int = 0, with_paper: bool = True, progress=None) -> d
         extra = {"model": model_name}
         if "oracle" in result.metrics:  # exp II: the best any free-running model can do, for comparison
             extra["oracle_metrics"] = result.metrics["oracle"]
+        if paper_error is not None:
+            extra["paper_error"] = paper_error
         if paper is not None:
             extra.update(paper_metrics=paper.metrics[model_name],
                          paper_training_wall_time_s=paper.wall_time_s[model_name])

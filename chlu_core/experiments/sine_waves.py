@@ -51,8 +51,8 @@ class Config(WakeSleepConfig):
 
 PRESETS = {
     "paper": Config(),
-    "best": Config(iterations=600, lr=3e-3, window_lengths=(16, 64, 250), windows_per_iteration=64,
-                   clamp_start=1.0, sleep_weight=1e-3, grad_clip=1.0, c=10.0),
+    "best": Config(iterations=600, lr=1e-2, lr_end=1e-5, window_lengths=(16, 64, 250), windows_per_iteration=64,
+                   clamp_start=1.0, sleep_every=0, grad_clip=1.0, c=10.0),
     "quick": Config(iterations=20, window_lengths=(8, 16), windows_per_iteration=16, sleep_every=10,
                     sleep_steps=20, n_waves=10, n_train=8, steps=200, sigmas=(0.1, 0.5), clamp_start=1.0,
                     c=10.0),
