@@ -85,8 +85,9 @@ def free_run(model, config: Config, start: Optional[torch.Tensor] = None) -> Tra
 
 def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
     """Metrics per model: orbit_error, max_distance, max_radius, x/y extents (and their errors
-    against the curve's ±1, ±0.354), perturbed_orbit_error (start + N(0, perturbation²)), and for
-    the CHLU energy_rel_fluctuation over the whole free run."""
+    against the curve's ±1, ±0.354), perturbed_orbit_error (the largest distance to the curve over
+    the whole free run from the last training state + N(0, perturbation²), noise drawn from
+    ``seed``), and for the CHLU energy_rel_fluctuation over the whole free run."""
     distance = CurveDistance()
     data = make_data(config)
     noise = config.perturbation * torch.randn(data[-1].shape, generator=torch.Generator().manual_seed(seed))
