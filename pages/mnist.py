@@ -45,10 +45,16 @@ with st.form("mnist.settings"):
     st.form_submit_button("Dream", type="primary", icon=":material/auto_awesome:")
 
 entry = models.by_key(key)
+try:
+    compute.mnist_centroid()
+except ValueError as error:
+    st.error(f"The dreams start at the MNIST test-set centroid, but the MNIST test images are not available "
+             f"here: {error}", icon="⚠️")
+    st.stop()
 started = time.perf_counter()
 try:
     dreams = compute.dream(models.model(entry), entry.digest, n, noise_scale, gamma, T0, T_end, steps, seed)
-except ValueError as error:  # temperatures that do not fit together, or MNIST files that are missing
+except ValueError as error:  # temperatures that do not fit together
     st.error(f"Cannot dream with these settings: {error}", icon="⚠️")
     st.stop()
 except DivergenceError as error:
