@@ -1,0 +1,210 @@
+"""The dashboard, headless (streamlit.testing.v1.AppTest), on the shipped models in assets/.
+
+Each test opens a fresh session on one page, as a visitor following a link would, and checks what
+the page shows: titles, widgets restored from the URL, charts (Plotly figures arrive here as JSON).
+"""
+import base64
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import chlu_core
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted(page.stem for page in (ROOT / "pages").glob("*.py"))
+MNIST_DIR = Path("/work/shared/data")
+
+
+@pytest.fixture(autouse=True)
+def mnist_data(monkeypatch):
+    """The MNIST page's dreams start at the test-set centroid: read it from the shared data folder."""
+    if "CHLU_DATA_DIR" not in os.environ and (MNIST_DIR / "MNIST" / "raw").exists():
+        monkeypatch.setenv("CHLU_DATA_DIR", str(MNIST_DIR))
+
+
+def open_page(file: str, timeout: float = 180, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=timeout)
+    for name, value in params.items():
+        at.query_params[name] = str(value)
+    at.switch_page(str(ROOT / "pages" / f"{file}.py"))
+    return at.run()
+
+
+def figures(at: AppTest) -> list:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def values(data) -> numpy.ndarray:
+    """A Plotly JSON array: a list, or NumPy data as {"dtype", "bdata" (base64)} (plotly ≥ 6)."""
+    if isinstance(data, dict):
+        return numpy.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return numpy.asarray(data)
+
+
+def titles(figure: dict) -> str:
+    return figure["layout"].get("title", {}).get("text", "")
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def slider(at: AppTest, label: str):
+    return next(s for s in at.slider if s.label == label)
+
+
+# --- every page -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_shipped_models(page):
+    at = open_page(page)
+    assert_clean(at)
+    assert at.title[0].value
+    if page not in ("train", "models"):
+        assert figures(at), f"{page} shows no chart"
+
+
+def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page():
+    at = open_page("overview")
+    orbit = figures(at)[0]
+    panels = [a["text"] for a in orbit["layout"]["annotations"]]
+    assert panels == ["LSTM", "NODE", "CHLU"]
+    links = [link.proto.page for link in at.get("page_link")]
+    assert len(links) == len(PAGES) - 1
+
+
+# --- the URL ---------------------------------------------------------------------------------------
+def test_query_parameters_restore_the_settings_and_are_written_back():
+    at = open_page("rollouts", experiment="exp2", cycles=10, t=120)
+    assert_clean(at)
+    assert slider(at, "Cycles to free-run").value == 10 and slider(at, "Time step").value == 120
+    assert at.segmented_control[0].value == "exp2"
+    assert at.query_params["cycles"] == ["10"] or at.query_params["cycles"] == "10"
+    slider(at, "Cycles to free-run").set_value(20).run()
+    assert "20" in str(at.query_params["cycles"])
+
+
+@pytest.mark.parametrize("page, params, name", [
+    ("rollouts", {"cycles": "abc"}, "cycles"),
+    ("rollouts", {"t": "-5"}, "t"),
+    ("landscape", {"model": "no_such_model"}, "model"),
+    ("energy", {"waves": "1,99"}, "waves"),
+    ("noise", {"friction": "sticky"}, "friction"),
+    ("mnist", {"samples": "1e9"}, "samples"),
+])
+def test_a_malformed_parameter_falls_back_to_the_default_with_a_notice(page, params, name):
+    at = open_page(page, **params)
+    assert_clean(at)
+    notices = [w.value for w in at.warning]
+    assert any(f"`{name}=" in notice and "ignored" in notice for notice in notices), notices
+
+
+# --- widgets change what is shown -----------------------------------------------------------------
+def test_the_time_slider_moves_the_cursor_on_every_rollout_view():
+    at = open_page("rollouts", cycles=2)
+    before = figures(at)
+    slider(at, "Time step").set_value(40).run()
+    after = figures(at)
+    assert_clean(at)
+    for old, new in zip(before, after):
+        assert old != new, titles(new)
+
+
+def test_landscape_resolution_and_range_change_the_grid():
+    at = open_page("landscape", resolution=21, range=2.0)
+    heatmap = next(f for f in figures(at) if f["data"][0]["type"] == "heatmap")
+    x = values(heatmap["data"][0]["x"])
+    assert len(x) == 21 and x[-1] == pytest.approx(2.0)
+    slider(at, "Resolution (points per axis)").set_value(31).run()
+    heatmap = next(f for f in figures(at) if f["data"][0]["type"] == "heatmap")
+    assert len(values(heatmap["data"][0]["x"])) == 31
+
+
+def test_energy_noise_level_changes_the_kinetic_energies():
+    at = open_page("energy", sigma=0.1, waves="1")
+    before = figures(at)[0]
+    slider(at, "Start noise σ").set_value(0.9).run()
+    assert_clean(at)
+    assert figures(at)[0]["data"] != before["data"] and "0.9" in titles(figures(at)[0])
+
+
+def test_friction_moves_only_the_chlu_curve():
+    at = open_page("noise", waves="1")
+    curves = {trace["name"]: trace["y"] for trace in figures(at)[0]["data"]}
+    at.segmented_control[0].set_value("annealed").run()
+    assert_clean(at)
+    damped = {trace["name"]: trace["y"] for trace in figures(at)[0]["data"]}
+    assert damped["CHLU"] != curves["CHLU"]
+    assert damped["LSTM"] == curves["LSTM"] and damped["NODE"] == curves["NODE"]
+
+
+def test_mnist_controls_are_one_click_away_and_dreaming_follows_the_form():
+    at = open_page("mnist", samples=4, steps=50)
+    assert_clean(at)
+    next(b for b in at.button if b.label.startswith("Conservative")).click().run()
+    assert slider(at, "Friction γ").value == 0.0 and slider(at, "Start temperature T₀").value == 0.0
+    grid = next(f for f in figures(at) if "Generated" in titles(f))
+    slider(at, "Samples").set_value(8)
+    next(b for b in at.button if b.label == "Dream").click().run()
+    assert_clean(at)
+    assert next(f for f in figures(at) if "Generated" in titles(f)) != grid
+    assert any(c.value.startswith("8 chains × 50 steps") for c in at.caption)
+
+
+# --- the session's own models ---------------------------------------------------------------------
+def upload(at: AppTest, name: str, content: bytes) -> AppTest:
+    at.file_uploader[0].upload(name, content)
+    return at.run()
+
+
+def test_a_bad_upload_shows_a_clear_error_and_changes_nothing():
+    at = open_page("models")
+    rows = len(at.dataframe[0].value)
+    compared = at.multiselect[0].value
+    upload(at, "notes.pt", b"this is not a checkpoint")
+    assert any("notes.pt" in e.value and "not a readable checkpoint" in e.value for e in at.error)
+    assert len(at.dataframe[0].value) == rows and at.multiselect[0].value == compared
+    assert not at.exception
+
+
+def test_an_uploaded_checkpoint_joins_this_session_only():
+    torch.manual_seed(0)
+    unit = chlu_core.CHLU(2, chlu_core.MLPPotential(2, hidden=8), kinetic="newtonian", alpha=0.5)
+    data = chlu_core.to_bytes(unit, {"experiment": "exp1"})
+    mine = upload(open_page("models"), "mine.pt", data)
+    assert_clean(mine)
+    assert "mine" in list(mine.dataframe[0].value["model"])
+    assert any(key.startswith("yours-") for key in mine.multiselect[0].value)  # and it is compared
+    mine.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
+    assert "mine" in [a["text"] for a in figures(mine)[0]["layout"]["annotations"]]
+    someone_else = open_page("models")
+    assert "mine" not in list(someone_else.dataframe[0].value["model"])
+
+
+def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
+    at = open_page("train", data="exp2", model="CHLU", iterations=10, sleep_steps=10, window=8)
+    assert_clean(at)
+    next(b for b in at.button if b.label == "Train").click().run()
+    deadline = time.time() + 150
+    while not at.success and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert_clean(at)
+    assert at.success and "is trained" in at.success[0].value
+    assert any(d.label == "Download the checkpoint" for d in at.get("download_button"))
+    assert len(at.session_state["user_models"]) == 1
+    loss = figures(at)[0]
+    assert titles(loss) == "Training loss" and len(loss["data"][0]["y"]) == 10
+
+
+def test_a_bad_training_csv_is_explained():
+    at = open_page("train", data="csv")
+    upload(at, "runs.csv", b"time,x\n0,1\n")
+    assert any("runs.csv" in e.value and "trajectory id column" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Train").disabled
