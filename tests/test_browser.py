@@ -1,0 +1,101 @@
+"""The dashboard in a real browser: Playwright drives Debian's chromium against `streamlit run
+app/main.py` on a free local port, visits every page, checks what a visitor sees and saves a
+screenshot of each page to tests/artifacts/ (git-ignored).
+
+Fails (never skips) when chromium or Playwright is missing: this is the test that the app works for people.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+MNIST_DIR = Path("/work/shared/data")
+# page → (title, whether it shows a chart without user input)
+PAGES = {"overview": ("The Causal Hamiltonian Learning Unit", True), "train": ("Train", False),
+         "models": ("Models", False), "rollouts": ("Rollouts", True), "landscape": ("Landscape", True),
+         "energy": ("Energy", True), "noise": ("Noise filtering", True), "mnist": ("MNIST: dreaming digits", True)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    env = dict(os.environ)
+    if "CHLU_DATA_DIR" not in env and (MNIST_DIR / "MNIST" / "raw").exists():
+        env["CHLU_DATA_DIR"] = str(MNIST_DIR)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: install Debian's chromium (scripts/install.sh --browser)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+def visit(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stApp]")
+    # Streamlit reruns as the app loads: wait until the script has finished (no "running" indicator).
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+    return page
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_shows_its_title_and_charts_and_no_error(server, browser, name):
+    title, has_chart = PAGES[name]
+    page = visit(browser, f"{server}/{'' if name == 'overview' else name}")
+    try:
+        expect(page.get_by_role("heading", level=1).first).to_have_text(title, timeout=60_000)
+        if has_chart:
+            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert page.locator("[data-testid=stAlertContentError]").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_a_shared_link_opens_the_same_view(server, browser):
+    page = visit(browser, f"{server}/rollouts?experiment=exp2&cycles=5&t=40")
+    try:
+        expect(page.get_by_text("t = 2.00 time units · cycle 2.0 of 5")).to_be_visible(timeout=60_000)
+        assert "cycles=5" in page.url and "t=40" in page.url
+    finally:
+        page.close()
