@@ -70,9 +70,12 @@ def browser():
 def visit(browser, url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(url)
-    page.wait_for_selector("[data-testid=stApp]")
-    # Streamlit reruns as the app loads: wait until the script has finished (no "running" indicator).
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+    page.wait_for_selector("[data-testid=stMain] h1", timeout=120_000)
+    # The script may still be running (or rerun once the URL is written): wait until the "running"
+    # indicator has been gone for a moment.
+    for _ in range(2):
+        page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+        page.wait_for_timeout(700)
     return page
 
 
