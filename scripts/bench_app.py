@@ -1,0 +1,158 @@
+"""Benchmark the dashboard on the shipped models and print medians (not a test: numbers for people).
+
+    .venv/bin/python scripts/bench_app.py [--repeats 3]
+
+- startup: from `streamlit run app/main.py` to the overview's figure drawn in chromium (cold caches);
+- slider: moving the Rollouts time slider until the views have re-rendered (rollout cached);
+- first render per page: one fresh AppTest session in a fresh process (cold caches), script time only;
+- dreaming: 64 digits × 1,000 Langevin steps on the shipped MNIST CHLU.
+Targets (issue): startup ≤ 5 s, slider ≤ 0.3 s, first render ≤ 2 s per page, dreaming ≤ 10 s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+PAGES = ("overview", "train", "models", "rollouts", "landscape", "energy", "noise", "mnist")
+MNIST_DIR = Path("/work/shared/data")
+
+
+def environment() -> dict:
+    env = dict(os.environ)
+    if "CHLU_DATA_DIR" not in env and (MNIST_DIR / "MNIST" / "raw").exists():
+        env["CHLU_DATA_DIR"] = str(MNIST_DIR)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(url: str) -> None:
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+
+
+def idle(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+
+
+def browser_timings(playwright, repeats: int) -> tuple[list, list]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+    startups, slider_moves = [], []
+    for repeat in range(repeats):
+        started = time.perf_counter()
+        process, url = start_server()
+        try:
+            wait_healthy(url)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=120_000)
+            startups.append(time.perf_counter() - started)
+            if repeat == 0:  # the slider: once the rollouts are cached, each step re-renders the views
+                page.goto(f"{url}/rollouts?cycles=10")
+                page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=120_000)
+                idle(page)
+                thumb = page.get_by_role("slider").nth(1)  # cycles, then the time slider
+                for _ in range(10):
+                    caption = page.get_by_text("time units · cycle").inner_text()
+                    moved = time.perf_counter()
+                    thumb.press("ArrowLeft")
+                    page.wait_for_function(
+                        "old => ![...document.querySelectorAll('p')].some(p => p.innerText === old)", arg=caption)
+                    idle(page)
+                    slider_moves.append(time.perf_counter() - moved)
+            page.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    browser.close()
+    return startups, slider_moves
+
+
+FIRST_RENDER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from streamlit.testing.v1 import AppTest
+import app.compute, chlu_core  # imported before timing: the server has them loaded after its first page
+at = AppTest.from_file({main!r}, default_timeout=300)
+at.switch_page({page!r})
+started = time.perf_counter()
+at.run()
+assert not at.exception, at.exception
+print(time.perf_counter() - started)
+"""
+
+
+def first_render(page: str) -> float:
+    code = FIRST_RENDER.format(root=str(ROOT), main=str(ROOT / "app" / "main.py"),
+                               page=str(ROOT / "pages" / f"{page}.py"))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment(), capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def dreaming(repeats: int) -> list:
+    import torch
+    sys.path.insert(0, str(ROOT))
+    from chlu_core import assets, load
+    from chlu_core.experiments import mnist
+    torch.set_num_threads(1)  # as the app runs
+    os.environ.update(environment())
+    unit = load(assets.asset_path("exp3_chlu.pt"))
+    centroid = mnist.mnist_test_centroid()
+    times = []
+    for seed in range(repeats):
+        started = time.perf_counter()
+        mnist.sample(unit, centroid, n=64, steps=1000, seed=seed)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    def report(name: str, values: list, target: float) -> None:
+        median = statistics.median(values)
+        verdict = "ok" if median <= target else "OVER"
+        print(f"{name:<32} median {median:6.2f} s  (target ≤ {target:g} s, {verdict}; n = {len(values)})", flush=True)
+
+    with sync_playwright() as playwright:
+        startups, slider_moves = browser_timings(playwright, args.repeats)
+    report("startup → overview drawn", startups, 5)
+    report("time slider re-render", slider_moves, 0.3)
+    for page in PAGES:
+        report(f"first render: {page}", [first_render(page) for _ in range(args.repeats)], 2)
+    report("dreaming 64 digits × 1,000 steps", dreaming(args.repeats), 10)
+
+
+if __name__ == "__main__":
+    main()
