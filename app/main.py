@@ -12,6 +12,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+from app import warmup  # noqa: E402
 from app.navigation import PAGES  # noqa: E402
 
 # The models are tiny: a second intra-op thread only adds synchronisation, and on a busy or shared CPU it
@@ -20,4 +21,5 @@ from app.navigation import PAGES  # noqa: E402
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="CHLU — Causal Hamiltonian Learning Unit", page_icon="🌀", layout="wide")
+warmup.start()
 st.navigation([page.page() for page in PAGES]).run()

@@ -30,17 +30,18 @@ buttons = st.columns(len(PRESETS))
 for column, (label, preset) in zip(buttons, PRESETS.items()):
     column.button(label, on_click=apply, args=(preset,), width="stretch")
 
+DEFAULTS = compute.DREAM_DEFAULTS
 with st.form("mnist.settings"):
     labels = {e.key: f"{e.label} · {e.source}" for e in units}
     first, second, third = st.columns(3)
     key = settings.select("model", "CHLU", list(labels), container=first, format_func=labels.get)
-    noise_scale = settings.slider("noise", "Start noise scale", 0.0, 1.0, 0.5, step=0.05, container=first)
-    seed = settings.slider("seed", "Seed", 0, 99, 0, container=first)
-    gamma = settings.slider("gamma", "Friction γ", 0.0, 0.9, 0.3, step=0.05, container=second)
-    T0 = settings.slider("T0", "Start temperature T₀", 0.0, 2.0, 1.0, step=0.05, container=second)
-    T_end = settings.slider("T_end", "End temperature T_end", 0.0, 0.5, 0.01, step=0.01, container=second)
-    steps = settings.slider("steps", "Langevin steps", 0, 1000, 500, step=50, container=third)
-    n = settings.slider("samples", "Samples", 4, 64, 16, step=4, container=third,
+    noise_scale = settings.slider("noise", "Start noise scale", 0.0, 1.0, DEFAULTS["noise_scale"], step=0.05, container=first)
+    seed = settings.slider("seed", "Seed", 0, 99, DEFAULTS["seed"], container=first)
+    gamma = settings.slider("gamma", "Friction γ", 0.0, 0.9, DEFAULTS["gamma"], step=0.05, container=second)
+    T0 = settings.slider("T0", "Start temperature T₀", 0.0, 2.0, DEFAULTS["T0"], step=0.05, container=second)
+    T_end = settings.slider("T_end", "End temperature T_end", 0.0, 0.5, DEFAULTS["T_end"], step=0.01, container=second)
+    steps = settings.slider("steps", "Langevin steps", 0, 1000, DEFAULTS["steps"], step=50, container=third)
+    n = settings.slider("samples", "Samples", 4, 64, DEFAULTS["n"], step=4, container=third,
                         help="64 samples × 1,000 steps take about 5–10 s on a small CPU")
     st.form_submit_button("Dream", type="primary", icon=":material/auto_awesome:")
 

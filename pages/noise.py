@@ -18,11 +18,12 @@ left, middle, right = st.columns([1, 1.4, 1])
 sigma = settings.slider("sigma", "Start noise σ", 0.0, 1.0, 0.5, step=0.05, container=left)
 mode = settings.select("friction", "Friction", list(FRICTION), container=middle, widget=st.segmented_control,
                        format_func=FRICTION.get)
-gamma = settings.slider("gamma", "Friction γ", 0.01, 0.5, 0.1, step=0.01, container=right,
+_, default_gamma, default_fraction, default_strength = compute.NO_FRICTION
+gamma = settings.slider("gamma", "Friction γ", 0.01, 0.5, default_gamma, step=0.01, container=right,
                         disabled=mode != "annealed", help="p ← (1 − γ) p after each step, while it acts")
-fraction = settings.slider("fraction", "Acts for the first … of the run", 0.05, 1.0, 0.3, step=0.05,
+fraction = settings.slider("fraction", "Acts for the first … of the run", 0.05, 1.0, default_fraction, step=0.05,
                            container=right, disabled=mode != "annealed")
-strength = settings.slider("strength", "Governor strength s", 0.05, 1.0, 1.0, step=0.05, container=right,
+strength = settings.slider("strength", "Governor strength s", 0.05, 1.0, default_strength, step=0.05, container=right,
                            disabled=mode != "governor", help="γ_t = s · tanh(max(0, H − E*)), E* from the training data")
 waves = settings.multiselect("waves", "Test waves to draw", [str(i) for i in range(1, 21)], default=["1", "2"],
                              max_selections=4, container=left)
@@ -33,7 +34,7 @@ digests = tuple(e.digest for e in entries)
 friction = (mode, gamma, fraction, strength)
 curves = {}
 for entry in entries:  # a baseline's curve does not depend on the friction: computed once
-    applied = friction if entry.kind == "CHLU" else ("none", 0.1, 0.3, 1.0)
+    applied = friction if entry.kind == "CHLU" else compute.NO_FRICTION
     measured = compute.filtering_curve(chosen[entry.label], entry.digest, applied)
     curves[entry.label], curves["oracle"] = measured["model"], measured["oracle"]
 widgets.chart(figures.mse_vs_sigma(list(compute.sine_waves.SIGMAS), curves,

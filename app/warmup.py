@@ -1,0 +1,39 @@
+"""Compute the shipped models' costly default views once per server, in the background, so that a
+visitor's first look at each page finds them in the cache (the first visitor's overview still waits
+for its own free runs: the per-value locks of st.cache_data make both wait for one computation)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import streamlit as st
+
+from . import compute, models
+
+
+def _default_views() -> None:
+    shipped = models.shipped_entries()
+    for experiment, cycles in (("exp1", 50), ("exp2", 50)):  # Overview and Rollouts
+        for entry in (e for e in shipped if e.experiment == experiment):
+            model = models.model(entry)
+            try:
+                compute.free_run(model, entry.digest, experiment, cycles, compute.model_dt(model, entry.metadata))
+            except compute.RolloutFailed:
+                pass  # the page explains it when a visitor asks
+    for entry in (e for e in shipped if e.experiment == "exp2"):  # Noise filtering
+        compute.filtering_curve(models.model(entry), entry.digest, compute.NO_FRICTION)
+    for entry in (e for e in shipped if e.experiment == "exp3"):  # MNIST
+        compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS)
+
+
+@st.cache_resource(show_spinner=False)
+def start() -> threading.Thread:
+    """Start the warm-up once per server process."""
+    def run():
+        try:
+            _default_views()
+        except Exception:  # a missing data set or asset must not take the server down; pages report it
+            logging.getLogger(__name__).warning("warming up the default views failed", exc_info=True)
+    thread = threading.Thread(target=run, name="chlu-warm-up", daemon=True)
+    thread.start()
+    return thread
