@@ -120,7 +120,7 @@ def remove(key: str) -> None:
 def entries(experiment: str | None = None) -> list[ModelEntry]:
     """Shipped then the session's own models, optionally those of one experiment."""
     every = shipped_entries() + [entry for entry, _, _ in state.user_models().values()]
-    every.sort(key=lambda e: (e.source != "shipped", PAPER_ORDER.index(e.kind)))
+    every.sort(key=lambda e: (e.source != "shipped", list(EXPERIMENTS).index(e.experiment), PAPER_ORDER.index(e.kind)))
     return [e for e in every if experiment is None or e.experiment == experiment]
 
 
