@@ -51,7 +51,7 @@ def orbit_cursor_panels(runs: dict, cursor: int, steps_per_cycle: int, truth=Non
     """
     from plotly.subplots import make_subplots
     names = list(runs)
-    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names, horizontal_spacing=0.06)
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names, horizontal_spacing=0.05)
     for col, name in enumerate(names, start=1):
         x, y = _orbit_axes(runs[name]["q"], runs[name]["v"])
         end = min(cursor, len(x) - 1) + 1
@@ -67,8 +67,10 @@ def orbit_cursor_panels(runs: dict, cursor: int, steps_per_cycle: int, truth=Non
                         marker=dict(color=color(name), size=10, line=dict(color="white", width=1.5)))
         xlabel, ylabel = ("x", "y") if runs[name]["q"].shape[1] >= 2 else ("q", "q̇")
         fig.update_xaxes(title_text=f"{xlabel}{units}", row=1, col=col)
-        fig.update_yaxes(title_text=f"{ylabel}{units}", row=1, col=col, scaleanchor=f"x{col if col > 1 else ''}")
-    fig.update_layout(template=TEMPLATE, height=380, legend=dict(orientation="h", y=-0.2))
+        fig.update_yaxes(title_text=f"{ylabel}{units}" if col == 1 else None, row=1, col=col,
+                         scaleanchor=f"x{col if col > 1 else ''}")
+    fig.update_layout(template=TEMPLATE, height=400, margin=dict(t=80),
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.18))
     return fig
 
 
@@ -94,8 +96,8 @@ def energy_trace(times, energies: dict, cursor_time: float, title: str = "Energy
     for name, energy in energies.items():
         fig.add_scatter(x=_thin(times), y=_thin(energy), mode="lines", name=name, line=dict(color=color(name)))
     fig.add_vline(x=cursor_time, line=dict(color=MODEL_COLORS["truth"], dash="dot"))
-    fig.update_layout(template=TEMPLATE, height=360, title=title, xaxis_title="time t (units of dt·steps)",
-                      yaxis_title="energy H (model units)")
+    fig.update_layout(template=TEMPLATE, height=360, title=title, xaxis_title="time t",
+                      yaxis=dict(title=dict(text="energy H (model units)", standoff=12), automargin=True))
     return fig
 
 
