@@ -6,6 +6,7 @@ the page shows: titles, widgets restored from the URL, charts (Plotly figures ar
 import base64
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,16 @@ def mnist_data(monkeypatch):
     """The MNIST page's dreams start at the test-set centroid: read it from the shared data folder."""
     if "CHLU_DATA_DIR" not in os.environ and (MNIST_DIR / "MNIST" / "raw").exists():
         monkeypatch.setenv("CHLU_DATA_DIR", str(MNIST_DIR))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def background_threads_finish():
+    """The app's warm-up and training threads run torch; let them end before the interpreter does
+    (a torch call in a thread at interpreter shutdown aborts the process)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "chlu-warm-up" or thread.name.startswith("train-"):
+            thread.join(timeout=300)
 
 
 def open_page(file: str, timeout: float = 180, **params) -> AppTest:
@@ -208,3 +219,19 @@ def test_a_bad_training_csv_is_explained():
     upload(at, "runs.csv", b"time,x\n0,1\n")
     assert any("runs.csv" in e.value and "trajectory id column" in e.value for e in at.error)
     assert next(b for b in at.button if b.label == "Train").disabled
+
+
+def test_training_can_be_stopped_and_keeps_what_it_learned():
+    at = open_page("train", data="exp2", model="LSTM", iterations=1000, window=8)
+    next(b for b in at.button if b.label == "Train").click().run()
+    while not any(b.label == "Stop" for b in at.button):
+        time.sleep(0.2)
+        at.run()
+    next(b for b in at.button if b.label == "Stop").click().run()
+    deadline = time.time() + 150
+    while not at.success and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert_clean(at)
+    assert "(stopped early)" in at.success[0].value
+    assert len(values(figures(at)[0]["data"][0]["y"])) < 1000
