@@ -9,6 +9,9 @@ st.caption("A CHLU is its energy. Here is the potential V(q) + α‖q‖² it le
            "drives it, and its own free run drawn on top (the paper's figure 4).")
 settings = state.PageSettings("landscape")
 chlus = [e for e in models.entries() if e.kind == "CHLU"]
+if not chlus:
+    st.info("No CHLU is available: train one on the Train page or upload one on the Models page.")
+    st.stop()
 compared = [e.key for e in models.compared("exp1") + models.compared("exp2") if e.kind == "CHLU"]
 labels = {e.key: f"{e.label} · {models.EXPERIMENTS[e.experiment]} · {e.source}" for e in chlus}
 controls = st.columns([2, 1, 1])

@@ -16,13 +16,19 @@ st.markdown(
 CYCLES = 50
 shipped = {e.kind: e for e in models.entries("exp1") if e.source == "shipped"}
 runs = widgets.free_runs([shipped[k] for k in ("LSTM", "NODE", "CHLU") if k in shipped], "exp1", CYCLES)
-if runs:
+if not runs:
+    st.info("The pretrained lemniscate models are not installed (assets/); train your own on the Train page.")
+else:
     steps = CYCLES * compute.LEMNISCATE["steps_per_cycle"]
     widgets.chart(figures.orbit_cursor_panels(runs, steps, compute.LEMNISCATE["steps_per_cycle"],
                                             truth=compute.lemniscate_truth()), key="overview.orbits")
     st.caption(f"Each model learned three cycles of a figure-eight, then ran freely for {CYCLES} more "
                "(6,250 steps). Faint: cycles 0–48; solid: the last two; dashed: the true curve. "
-               "Notice: the LSTM drifts off, the Neural ODE spirals inward, the CHLU is still on its orbit.")
+               "What the paper expects: the LSTM drifts off, the Neural ODE spirals inward, the CHLU keeps its orbit.")
+    errors = {kind: shipped[kind].metrics.get("orbit_error") for kind in ("LSTM", "NODE", "CHLU") if kind in shipped}
+    if all(isinstance(error, (int, float)) for error in errors.values()):
+        for column, (kind, error) in zip(st.columns(len(errors)), errors.items()):
+            column.metric(f"{kind}: distance to the curve, last 2 cycles", f"{error:.3g}")
 
 st.subheader("Explore")
 columns = st.columns(2)
