@@ -235,3 +235,24 @@ def test_training_can_be_stopped_and_keeps_what_it_learned():
     assert_clean(at)
     assert "(stopped early)" in at.success[0].value
     assert len(values(figures(at)[0]["data"][0]["y"])) < 1000
+
+
+def test_training_on_an_uploaded_csv_gives_a_model_the_landscape_can_show():
+    rows = ["trajectory,t,x,y"] + [f"{k},{i * 0.05:.2f},{numpy.cos(i * 0.05 + k):.6f},{numpy.sin(i * 0.05 + k):.6f}"
+                                   for k in range(2) for i in range(40)]
+    at = open_page("train", data="csv", model="CHLU", iterations=10, sleep_every=0, window=8)
+    upload(at, "circles.csv", "\n".join(rows).encode())
+    assert "2 trajectories of dimension 2" in at.success[0].value
+    next(b for b in at.button if b.label == "Train").click().run()
+    deadline = time.time() + 150
+    while len(at.success) < 2 and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert_clean(at)
+    assert "is trained" in at.success[-1].value
+    at.switch_page(str(ROOT / "pages" / "landscape.py")).run()
+    (mine,) = at.session_state["user_models"]
+    assert any("Your CSV" in option for option in at.selectbox[0].options)
+    at.selectbox[0].set_value(mine).run()
+    assert_clean(at)
+    assert any(f["data"][0]["type"] == "heatmap" for f in figures(at))
