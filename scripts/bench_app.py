@@ -4,7 +4,9 @@
 
 - startup: from `streamlit run app/main.py` to the overview's figure drawn in chromium (cold caches);
 - slider: moving the Rollouts time slider until the views have re-rendered (rollout cached);
-- first render per page: one fresh AppTest session in a fresh process (cold caches), script time only;
+- first visit per page: clicking through the pages in chromium right after startup (the server's
+  warm-up thread computing the shipped models' default views meanwhile);
+- first render per page, cold: one fresh AppTest session in a fresh process (empty caches), script time;
 - dreaming: 64 digits × 1,000 Langevin steps on the shipped MNIST CHLU.
 Targets (issue): startup ≤ 5 s, slider ≤ 0.3 s, first render ≤ 2 s per page, dreaming ≤ 10 s.
 """
@@ -61,10 +63,18 @@ def idle(page) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
 
 
-def browser_timings(playwright, repeats: int) -> tuple[list, list]:
+def rendered(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stMain] h1", timeout=120_000)
+    idle(page)
+
+
+def browser_timings(playwright, repeats: int) -> tuple[list, dict, list]:
+    """Startup per repeat; on the first server also each page's first visit (in navigation order, as a
+    visitor clicking through would: the warm-up thread runs meanwhile) and the time slider."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
         "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-    startups, slider_moves = [], []
+    startups, visits, slider_moves = [], {}, []
     for repeat in range(repeats):
         started = time.perf_counter()
         process, url = start_server()
@@ -74,10 +84,12 @@ def browser_timings(playwright, repeats: int) -> tuple[list, list]:
             page.goto(url)
             page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=120_000)
             startups.append(time.perf_counter() - started)
-            if repeat == 0:  # the slider: once the rollouts are cached, each step re-renders the views
-                page.goto(f"{url}/rollouts?cycles=10")
-                page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=120_000)
-                idle(page)
+            if repeat == 0:
+                for name in PAGES[1:]:
+                    visited = time.perf_counter()
+                    rendered(page, f"{url}/{name}")
+                    visits[name] = time.perf_counter() - visited
+                rendered(page, f"{url}/rollouts?cycles=10")
                 thumb = page.get_by_role("slider").nth(1)  # cycles, then the time slider
                 for _ in range(10):
                     caption = page.get_by_text("time units · cycle").inner_text()
@@ -92,7 +104,7 @@ def browser_timings(playwright, repeats: int) -> tuple[list, list]:
             process.terminate()
             process.wait(timeout=20)
     browser.close()
-    return startups, slider_moves
+    return startups, visits, slider_moves
 
 
 FIRST_RENDER = """
@@ -146,11 +158,13 @@ def main() -> None:
         print(f"{name:<32} median {median:6.2f} s  (target ≤ {target:g} s, {verdict}; n = {len(values)})", flush=True)
 
     with sync_playwright() as playwright:
-        startups, slider_moves = browser_timings(playwright, args.repeats)
+        startups, visits, slider_moves = browser_timings(playwright, args.repeats)
     report("startup → overview drawn", startups, 5)
     report("time slider re-render", slider_moves, 0.3)
+    for page, seconds in visits.items():
+        report(f"first visit (browser): {page}", [seconds], 2)
     for page in PAGES:
-        report(f"first render: {page}", [first_render(page) for _ in range(args.repeats)], 2)
+        report(f"first render, cold process: {page}", [first_render(page) for _ in range(args.repeats)], 2)
     report("dreaming 64 digits × 1,000 steps", dreaming(args.repeats), 10)
 
 
