@@ -292,7 +292,7 @@ def reconstructions(times, clean, runs: dict, title: str = "Reconstructions from
                             showlegend=row == 1, line=dict(color=color(name), width=1.5))
         fig.update_yaxes(title_text="x", row=row, col=1)
     fig.update_xaxes(title_text="time t", row=waves, col=1)
-    fig.update_layout(template=TEMPLATE, title=title, height=200 * waves + 120)
+    fig.update_layout(template=TEMPLATE, title=title, height=200 * waves + 140, margin=dict(t=90))
     return fig
 
 

@@ -256,3 +256,17 @@ def test_training_on_an_uploaded_csv_gives_a_model_the_landscape_can_show():
     at.selectbox[0].set_value(mine).run()
     assert_clean(at)
     assert any(f["data"][0]["type"] == "heatmap" for f in figures(at))
+
+
+def test_pages_never_change_the_shared_shipped_models():
+    for page in ("rollouts", "landscape", "noise"):
+        assert_clean(open_page(page))
+    import sys
+    sys.path.insert(0, str(ROOT))
+    from app import models
+    from chlu_core import assets
+    for entry in models.shipped_entries():
+        on_disk = chlu_core.load(assets.asset_path(entry.file)).state_dict()
+        shared = models.model(entry)
+        assert not any(w.requires_grad for w in shared.parameters())
+        assert all(torch.equal(shared.state_dict()[name], value) for name, value in on_disk.items())
