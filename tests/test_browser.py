@@ -102,3 +102,14 @@ def test_a_shared_link_opens_the_same_view(server, browser):
         assert "cycles=5" in page.url and "t=40" in page.url
     finally:
         page.close()
+
+
+def test_play_advances_the_time_slider(server, browser):
+    page = visit(browser, f"{server}/rollouts?cycles=5&t=0&play=true")
+    try:
+        first = page.get_by_text("time units · cycle").inner_text()
+        page.wait_for_function(
+            "old => ![...document.querySelectorAll('p')].some(p => p.innerText === old)", arg=first, timeout=20_000)
+        assert page.get_by_text("time units · cycle").inner_text() != first
+    finally:
+        page.close()
