@@ -22,6 +22,8 @@ from chlu_core.training.wake_sleep import WakeSleepConfig
 from . import models
 
 JOB = "train.job"
+# One server's CPU is shared by every visitor: at most this many trainings run at once, the rest queue.
+TRAINING_SLOTS = threading.BoundedSemaphore(2)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class TrainingJob:
     latest: Optional[Progress] = None
     started: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
+    queued: bool = True  # waiting for one of the TRAINING_SLOTS
     done: bool = False
     error: Optional[str] = None
     result: Optional[tuple] = None  # (model, metadata) once trained
@@ -60,7 +63,9 @@ def start(label: str, total: int, work: Callable[[TrainingJob], tuple]) -> Train
 
     def target():
         try:
-            job.result = work(job)
+            with TRAINING_SLOTS:
+                job.started, job.queued = time.time(), False
+                job.result = work(job)
         except TrainingDiverged as error:
             job.error = f"Training diverged: {error}"
         except ValueError as error:  # bad settings or data, e.g. a velocity above the speed limit c

@@ -107,8 +107,10 @@ def progress():
     if not job.done:
         done = job.latest.iteration if job.latest else 0
         stage = f" · {job.latest.stage}" if job.latest and job.latest.stage else ""
-        st.progress(job.fraction, text=f"Training **{job.label}**: iteration {done} of {job.total}{stage} · "
-                                       f"{time.time() - job.started:.0f} s (evaluation follows the last iteration)")
+        text = (f"**{job.label}** is waiting for a free trainer (other visitors are training) …" if job.queued else
+                f"Training **{job.label}**: iteration {done} of {job.total}{stage} · {time.time() - job.started:.0f} s "
+                "(evaluation follows the last iteration)")
+        st.progress(job.fraction, text=text)
         if st.button("Stop", icon=":material/stop:"):
             job.stop.set()
     if job.history:
