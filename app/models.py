@@ -152,3 +152,22 @@ def compared(experiment: str) -> list[ModelEntry]:
 @torch.no_grad()
 def parameter_count(entry: ModelEntry) -> int:
     return sum(w.numel() for w in model(entry).parameters())
+
+
+def headline_metrics(entry: ModelEntry) -> dict:
+    """The entry's metrics as one flat row of numbers: scalars as they are, per-σ lists (experiment II)
+    at σ = 0.5, one level of nesting (experiment III: samples, start, control) joined by a space."""
+    metrics = entry.metrics
+    sigmas = metrics.get("sigmas", [])
+    row = {}
+    for name, value in metrics.items():
+        if isinstance(value, bool) or name == "sigmas":
+            continue
+        if isinstance(value, (int, float)):
+            row[name] = value
+        elif isinstance(value, list) and len(value) == len(sigmas) and 0.5 in sigmas:
+            row[f"{name} at σ=0.5"] = value[sigmas.index(0.5)]
+        elif isinstance(value, dict):
+            row.update({f"{name} {inner}": number for inner, number in value.items()
+                        if isinstance(number, (int, float)) and not isinstance(number, bool)})
+    return row

@@ -34,11 +34,13 @@ if upload is not None and "models.upload_outcome" in st.session_state:
 
 every = models.entries()
 table_area.subheader("Available models")
-table_area.dataframe(pd.DataFrame([
-    {"model": e.label, "kind": e.kind, "experiment": models.EXPERIMENTS[e.experiment], "source": e.source,
-     "dimension d": e.dim, "preset": e.metadata.get("preset", "—"), "parameters": models.parameter_count(e),
-     **{name: value for name, value in e.metrics.items() if isinstance(value, (int, float))}}
-    for e in every]), hide_index=True, width="stretch")
+for experiment, title in models.EXPERIMENTS.items():
+    rows = [{"model": e.label, "source": e.source, "preset": e.metadata.get("preset", "—"), "dimension d": e.dim,
+             "parameters": models.parameter_count(e), **models.headline_metrics(e)}
+            for e in every if e.experiment == experiment]
+    if rows:
+        table_area.markdown(f"**{title}**")
+        table_area.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 compare_area.subheader("Compare")
 compare_area.caption("The Rollouts, Landscape and Energy pages show the models chosen here, per experiment.")
