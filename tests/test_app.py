@@ -179,12 +179,16 @@ def listed(at: AppTest) -> list:
     return [name for table in at.dataframe for name in table.value["model"]]
 
 
-def test_a_bad_upload_shows_a_clear_error_and_changes_nothing():
+@pytest.mark.parametrize("content, message", [
+    (b"this is not a checkpoint", "not a readable checkpoint"),
+    (bytes(21 * 2**20), "limited to 20 MB"),
+])
+def test_a_bad_upload_shows_a_clear_error_and_changes_nothing(content, message):
     at = open_page("models")
     before = listed(at)
     compared = at.multiselect[0].value
-    upload(at, "notes.pt", b"this is not a checkpoint")
-    assert any("notes.pt" in e.value and "not a readable checkpoint" in e.value for e in at.error)
+    upload(at, "notes.pt", content)
+    assert any("notes.pt" in e.value and message in e.value for e in at.error), [e.value for e in at.error]
     assert listed(at) == before and at.multiselect[0].value == compared
     assert not at.exception
 
