@@ -23,8 +23,9 @@ else:
     widgets.chart(figures.orbit_cursor_panels(runs, steps, compute.LEMNISCATE["steps_per_cycle"],
                                             truth=compute.lemniscate_truth()), key="overview.orbits")
     st.caption(f"Each model learned three cycles of a figure-eight, then ran freely for {CYCLES} more "
-               "(6,250 steps). Faint: cycles 0–48; solid: the last two; dashed: the true curve. "
-               "What the paper expects: the LSTM drifts off, the Neural ODE spirals inward, the CHLU keeps its orbit.")
+               "(6,250 steps). Faint: cycles 0–48; solid: the last two; dashed: the true curve. The paper reports "
+               "the LSTM drifting off and the Neural ODE spiralling inward; below are these shipped models' own "
+               "numbers (lower is better). Noisy starts tell them apart: see Energy and Noise filtering.")
     errors = {kind: shipped[kind].metrics.get("orbit_error") for kind in ("LSTM", "NODE", "CHLU") if kind in shipped}
     if all(isinstance(error, (int, float)) for error in errors.values()):
         for column, (kind, error) in zip(st.columns(len(errors)), errors.items()):
