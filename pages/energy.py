@@ -34,9 +34,9 @@ times, from_q, from_p = (result["times"][shown], {k: v[shown] for k, v in result
 widgets.chart(figures.kinetic_energy_panels(times, result["expected"][shown], from_q,
                                             title=f"Kinetic energy from q against the expected (σ = {sigma})"),
               key="energy.fig2")
-st.caption("Figure 2. Dotted: the clean wave's ½ẋ². The LSTM tends to show non-physical velocity spikes, the "
-           "Neural ODE lets the wave collapse toward 0, the CHLU's speed saturates below c so the noise becomes "
-           "a phase shift.")
+st.caption("Figure 2. Dotted: the clean wave's ½ẋ². The paper reports non-physical velocity spikes for the LSTM, "
+           "a wave collapsing toward 0 for the Neural ODE, and for the CHLU a speed that saturates below c, so that "
+           "noise becomes a phase shift. Move σ and the waves to see where these models agree.")
 widgets.chart(figures.kinetic_energy_q_vs_p(times, from_q, from_p), key="energy.fig5")
 st.caption("Figure 5. Top: from q; bottom: from the model's own velocity. Only a model that learned the q–p "
            "relation draws the same picture twice; a relativistic CHLU's velocity is ∂H/∂p by construction.")
