@@ -3,6 +3,7 @@ visitor's first look at each page finds them in the cache (the first visitor's o
 for its own free runs: the per-value locks of st.cache_data make both wait for one computation)."""
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 
@@ -11,18 +12,23 @@ import streamlit as st
 from . import compute, models
 
 
+STOP = threading.Event()  # set at interpreter exit: torch work in a thread that outlives it aborts the process
+
+
 def _default_views() -> None:
     shipped = models.shipped_entries()
     for experiment, cycles in (("exp1", 50), ("exp2", 50)):  # Overview and Rollouts
         for entry in (e for e in shipped if e.experiment == experiment):
+            if STOP.is_set():
+                return
             model = models.model(entry)
             try:
                 compute.free_run(model, entry.digest, experiment, cycles, compute.model_dt(model, entry.metadata))
             except compute.RolloutFailed:
                 pass  # the page explains it when a visitor asks
-    for entry in (e for e in shipped if e.experiment == "exp2"):  # Noise filtering
+    for entry in (e for e in shipped if e.experiment == "exp2" and not STOP.is_set()):  # Noise filtering
         compute.filtering_curve(models.model(entry), entry.digest, compute.NO_FRICTION)
-    for entry in (e for e in shipped if e.experiment == "exp3"):  # MNIST
+    for entry in (e for e in shipped if e.experiment == "exp3" and not STOP.is_set()):  # MNIST
         compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS)
 
 
@@ -36,4 +42,5 @@ def start() -> threading.Thread:
             logging.getLogger(__name__).warning("warming up the default views failed", exc_info=True)
     thread = threading.Thread(target=run, name="chlu-warm-up", daemon=True)
     thread.start()
+    atexit.register(lambda: (STOP.set(), thread.join(timeout=60)))  # finish the current view, then stop
     return thread
