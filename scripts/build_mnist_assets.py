@@ -1,11 +1,13 @@
 """Regenerate experiment III's shipped files: ``assets/mnist_classifier.pt`` and ``assets/exp3_chlu.pt``.
 
-Usage: ``python scripts/build_mnist_assets.py [--seed 0] [--no-paper] [--reuse-classifier] [--png FILE]``
+Usage: ``python scripts/build_mnist_assets.py [--seed 0] [--no-paper | --paper-from DIR] [--reuse-classifier]
+[--png FILE]``
 
 Trains the scoring classifier (all 60,000 training images), then the ``best`` preset's CHLU scored by
 it, and (unless ``--no-paper``) the ``paper`` preset for comparison; registers both checkpoints in
 ``assets/manifest.json`` with their metrics and training times, the paper preset's beside the best
-one's. ``--png`` also writes the best preset's digit grid as a PNG (for a person to look at).
+one's (``--paper-from DIR`` takes them from the ``metrics.json`` of a finished
+``python -m chlu_core reproduce exp3 --preset paper`` run instead). ``--png`` also writes the best preset's digit grid as a PNG (for a person to look at).
 MNIST is read from ``$CHLU_DATA_DIR``.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import torch
 
@@ -46,6 +49,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-paper", action="store_true", help="skip the paper preset's comparison run")
+    parser.add_argument("--paper-from", help="metrics.json folder of a finished paper-preset run")
     parser.add_argument("--reuse-classifier", action="store_true", help="keep the shipped classifier")
     parser.add_argument("--png", help="write the best preset's digit grid to this PNG file")
     args = parser.parse_args()
@@ -56,7 +60,14 @@ def main():
     best = exp3.run("best", seed=args.seed, progress=progress, classifier=classifier)
     print("best", json.dumps(best.metrics), json.dumps(best.wall_time_s), flush=True)
     extra = {"model": "CHLU", "sample_pixels": "tanh(3q) mapped to [0, 1]"}
-    if not args.no_paper:
+    if args.paper_from:
+        paper = json.loads((Path(args.paper_from) / "metrics.json").read_text())
+        if paper["preset"] != "paper" or paper["seed"] != args.seed:
+            raise ValueError(f"{args.paper_from} holds preset {paper['preset']!r}, seed {paper['seed']}, "
+                             f"not the paper preset with seed {args.seed}")
+        extra.update(paper_metrics=paper["metrics"]["CHLU"],
+                     paper_training_wall_time_s=paper["training_wall_time_s"]["CHLU"])
+    elif not args.no_paper:
         paper = exp3.run("paper", seed=args.seed, progress=progress, classifier=classifier)
         print("paper", json.dumps(paper.metrics), json.dumps(paper.wall_time_s), flush=True)
         extra.update(paper_metrics=paper.metrics["CHLU"], paper_training_wall_time_s=paper.wall_time_s["CHLU"])

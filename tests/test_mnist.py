@@ -12,7 +12,8 @@ from chlu_core.data.mnist import data_dir, load_mnist, training_subset
 from chlu_core.experiments import get
 from chlu_core.experiments import mnist as exp3
 from chlu_core.figures import class_histogram, digit_grid, evolution_strip
-from chlu_core.training.generative import PCDConfig, train_pcd
+from chlu_core.schedules import ExponentialTemperature
+from chlu_core.training.generative import ChainStarts, PCDConfig, clip_to_box, langevin, train_pcd
 from chlu_core.training.progress import TrainingDiverged
 from chlu_core.unit import CHLU
 
@@ -146,6 +147,43 @@ def test_pcd_rejects_images_of_the_wrong_size():
         train_pcd(unit, torch.zeros(8, 100), PCDConfig(iterations=1))
     with pytest.raises(ValueError, match="centroid"):
         train_pcd(unit, torch.zeros(8, 784), PCDConfig(iterations=1, reinit="centroid", buffer_size=64))
+
+
+def test_chunked_langevin_follows_the_plain_rollout_and_clips():
+    """Chunks share one temperature schedule and one noise sequence with the plain rollout; with
+    clipping, every recorded state lies in the box."""
+    torch.manual_seed(0)
+    unit = exp3.make_unit(exp3.PRESETS["best"]).eval()
+    q0, p0 = 0.5 * torch.randn(3, 784), 0.1 * torch.randn(3, 784)
+    schedule = ExponentialTemperature(1.0, 0.01)
+    with torch.no_grad():
+        plain = unit.rollout(q0, p0, 20, gamma=0.3, temperature=schedule, generator=torch.Generator().manual_seed(1),
+                             record_every=5)
+        chunked = langevin(unit, q0, p0, 20, 0.3, schedule, torch.Generator().manual_seed(1), record_every=5,
+                           clip_every=20)
+        clipped = langevin(unit, q0, p0, 20, 0.3, schedule, torch.Generator().manual_seed(1), record_every=5,
+                           clip_every=5)
+    torch.testing.assert_close(chunked.q[:-1], plain.q[:-1])
+    torch.testing.assert_close(chunked.q[-1], plain.q[-1].clamp(-1, 1))
+    assert clipped.q[1:].abs().max() <= 1.0 and plain.q.abs().max() > 1.0
+
+
+def test_clip_to_box_stops_coordinates_at_the_wall():
+    q, p = torch.tensor([[-1.5, 0.25, 3.0]]), torch.tensor([[-0.5, 0.125, 0.75]])
+    q_clipped, p_clipped = clip_to_box(q, p)
+    assert q_clipped.tolist() == [[-1.0, 0.25, 1.0]]
+    assert p_clipped.tolist() == [[0.0, 0.125, 0.0]]
+
+
+@pytest.mark.parametrize("reinit", ["uniform", "centroid", "data"])
+def test_chain_starts_come_from_their_distribution(reinit):
+    images = torch.full((5, 784), -1.0)
+    config = PCDConfig(reinit=reinit, reinit_noise=0.1, momentum_std=0.2)
+    q, p = ChainStarts(config, images, torch.full((784,), 0.5), torch.Generator().manual_seed(0))(400)
+    assert q.shape == p.shape == (400, 784) and q.abs().max() <= 1.0
+    assert p.std().item() == pytest.approx(0.2, rel=0.05)
+    expected_mean = {"uniform": 0.0, "centroid": 0.5, "data": -1.0 + 0.1 * 0.4}[reinit]  # clipped at −1
+    assert q.mean().item() == pytest.approx(expected_mean, abs=0.02)
 
 
 # --- figures ------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from ..figures import class_histogram, digit_grid, evolution_strip, loss_curve
 from ..potentials import ConvPotential
 from ..schedules import ExponentialTemperature
 from ..training import ProgressCallback
-from ..training.generative import PCDConfig, train_pcd
+from ..training.generative import PCDConfig, langevin, train_pcd
 from ..unit import CHLU
 from .result import ExperimentResult
 
@@ -100,10 +100,12 @@ class Samples:
 @torch.no_grad()
 def sample(unit: CHLU, centroid: torch.Tensor, n: int = 64, noise_scale: float = 0.5, gamma: float = 0.3,
            T0: float = 1.0, T_end: float = 0.01, steps: int = 1000, seed: int = 0,
-           snapshot_steps=(0, 200, 400, 600, 800), momentum_std: float = 0.1) -> Samples:
+           snapshot_steps=(0, 200, 400, 600, 800), momentum_std: float = 0.1,
+           clip_every: Optional[int] = None) -> Samples:
     """Run ``n`` Langevin chains of ``steps`` steps from ``centroid`` + ``noise_scale``·N(0, I) with
     p₀ = ``momentum_std``·N(0, I), friction ``gamma`` and T annealed exponentially T0 → T_end.
-    ``T0 = 0`` is the deterministic control (friction, no noise). Seeded by ``seed``."""
+    ``T0 = 0`` is the deterministic control (friction, no noise). ``clip_every``: clip the chains to
+    [−1, 1] every that many steps (None: never). Seeded by ``seed``."""
     if n < 1 or steps < 0:
         raise ValueError(f"need n ≥ 1 and steps ≥ 0, got n={n}, steps={steps}")
     if T0 < 0 or T_end < 0 or (T0 > 0) != (T_end > 0):
@@ -116,8 +118,8 @@ def sample(unit: CHLU, centroid: torch.Tensor, n: int = 64, noise_scale: float =
     p0 = momentum_std * torch.randn((n, unit.dim), generator=generator)
     record_every = math.gcd(steps, *snapshot_steps) or 1
     temperature = ExponentialTemperature(T0, T_end) if T0 > 0 else None
-    chain = unit.rollout(q0, p0, steps, gamma=gamma, temperature=temperature, generator=generator,
-                         record_every=record_every)
+    chain = langevin(unit, q0, p0, steps, gamma, temperature, generator, record_every=record_every,
+                     clip_every=clip_every)
     snapshots = {s: chain.q[s // record_every] for s in snapshot_steps}
     return Samples(start=q0, final=chain.q[-1], snapshots=snapshots)
 
@@ -126,7 +128,8 @@ def sample_with(unit: CHLU, centroid: torch.Tensor, config: Config, seed: int = 
     """:func:`sample` with the sampler settings of ``config`` (``overrides`` replace any of them)."""
     settings = dict(n=config.samples, noise_scale=config.start_noise, gamma=config.sample_gamma,
                     T0=config.sample_T0, T_end=config.sample_T_end, steps=config.sample_steps,
-                    snapshot_steps=config.snapshot_steps, momentum_std=config.start_momentum)
+                    snapshot_steps=config.snapshot_steps, momentum_std=config.start_momentum,
+                    clip_every=config.clip_every)
     settings.update(overrides)
     return sample(unit, centroid, seed=seed, **settings)
 

@@ -4,27 +4,29 @@ Positives: training images + N(0, ``data_noise``²), clipped to [−1, 1], with 
 ``batch`` chains drawn from a persistent buffer of ``buffer_size`` states; each is re-initialised
 with probability ``reinit_prob`` (q from ``reinit``, p ~ N(0, ``momentum_std``²)), evolved
 ``langevin_steps`` Langevin steps (γ = ``gamma``, constant T = ``temperature``, no gradient),
-clipped to [−1, 1] and written back. Loss = mean E(pos) − mean E(neg)
+clipped to [−1, 1] (at the end, or every ``clip_every`` steps) and written back. Loss = mean E(pos) − mean E(neg)
 + ``energy_penalty``·(mean E(pos)² + mean E(neg)²), where E is the full H(q, p) (the protocol) or the
 potential V(q) + α‖q‖² alone (``energy="potential"``; H carries the rest energy m₀c², which
 dominates the penalty once c is large).
 
-Re-initialisation: ``"uniform"`` (the protocol: q ~ U(−1, 1)) or ``"centroid"`` (the sampler's own
+Re-initialisation: ``"uniform"`` (the protocol: q ~ U(−1, 1)), ``"centroid"`` (the sampler's own
 start: the test-set centroid + ``reinit_noise``·N(0, I)), so that training negatives explore the
-region the sampler later starts from.
+region the sampler later starts from, or ``"data"`` (a random training image + ``reinit_noise``·N(0, I):
+short runs from noisy data, which carve one basin per training digit).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
 from ..schedules import ConstantTemperature
-from ..unit import CHLU
+from ..unit import CHLU, Trajectory
 from .progress import ProgressCallback, TrainingLog, train_loop
 
-REINIT_MODES = ("uniform", "centroid")
+REINIT_MODES = ("uniform", "centroid", "data")
 ENERGIES = ("hamiltonian", "potential")
 
 
@@ -39,13 +41,14 @@ class PCDConfig:
     buffer_size: int = 10_000
     reinit_prob: float = 0.25
     reinit: str = "uniform"
-    reinit_noise: float = 0.5  # std of the noise around the centroid when reinit = "centroid"
+    reinit_noise: float = 0.5  # std of the noise around the centroid or the image (reinit "centroid", "data")
     momentum_std: float = 0.1
     langevin_steps: int = 100
     gamma: float = 0.3
     temperature: float = 0.5
     energy: str = "hamiltonian"
     energy_penalty: float = 0.005
+    clip_every: Optional[int] = None  # clip chains to [−1, 1] every this many steps; None: only at the end
 
     def __post_init__(self):
         if self.iterations < 1 or self.lr <= 0 or self.batch < 1 or self.langevin_steps < 1:
@@ -58,22 +61,59 @@ class PCDConfig:
             raise ValueError(f"reinit must be one of {REINIT_MODES}, got {self.reinit!r}")
         if self.energy not in ENERGIES:
             raise ValueError(f"energy must be one of {ENERGIES}, got {self.energy!r}")
+        if self.clip_every is not None and self.clip_every < 1:
+            raise ValueError(f"clip_every must be None or ≥ 1, got {self.clip_every}")
+
+
+def clip_to_box(q: torch.Tensor, p: torch.Tensor) -> tuple:
+    """Clip positions to [−1, 1]; a coordinate that hit the wall loses its momentum (no bounce)."""
+    outside = q.abs() > 1.0
+    return q.clamp(-1.0, 1.0), p.masked_fill(outside, 0.0)
+
+
+def langevin(unit: CHLU, q: torch.Tensor, p: torch.Tensor, steps: int, gamma: float, temperature=None,
+             generator: Optional[torch.Generator] = None, record_every: int = 1,
+             clip_every: Optional[int] = None) -> Trajectory:
+    """:meth:`CHLU.rollout` in Langevin mode, with the states clipped to [−1, 1] every ``clip_every``
+    steps (the ConvNet potential is only trained inside that box; outside it, unclipped chains run
+    away). ``clip_every=None``: one plain rollout, unclipped. The noise sequence is the same either way."""
+    if clip_every is None:
+        return unit.rollout(q, p, steps, gamma=gamma, temperature=temperature, generator=generator,
+                            record_every=record_every)
+    chunk = math.gcd(clip_every, record_every)
+    qs, ps = [q], [p]
+    for start in range(0, steps, chunk):
+        n = min(chunk, steps - start)
+        # The schedule is over the whole run: shift each chunk's step index.
+        shifted = None if temperature is None else (lambda t, _, offset=start: temperature(t + offset, steps))
+        part = unit.rollout(q, p, n, gamma=gamma, temperature=shifted, generator=generator, record_every=n)
+        q, p = part.q[-1], part.p[-1]
+        done = start + n
+        if done % clip_every == 0 or done == steps:
+            q, p = clip_to_box(q, p)
+        if done % record_every == 0:
+            qs.append(q)
+            ps.append(p)
+    return Trajectory(torch.stack(qs), torch.stack(ps))
 
 
 class ChainStarts:
     """Fresh chain states ``(q, p)``, each ``(n, dim)``: q from the re-initialisation mode, p ~ N(0, σ²)."""
 
-    def __init__(self, config: PCDConfig, dim: int, centroid: Optional[torch.Tensor], generator: torch.Generator):
+    def __init__(self, config: PCDConfig, images: torch.Tensor, centroid: Optional[torch.Tensor],
+                 generator: torch.Generator):
         if config.reinit == "centroid" and centroid is None:
             raise ValueError('reinit = "centroid" needs the centroid image (dim,)')
-        self.config, self.dim, self.centroid, self.generator = config, dim, centroid, generator
+        self.config, self.images, self.centroid, self.generator = config, images, centroid, generator
 
     def __call__(self, n: int) -> tuple:
-        shape = (n, self.dim)
+        shape = (n, self.images.shape[1])
         if self.config.reinit == "uniform":
             q = 2.0 * torch.rand(shape, generator=self.generator) - 1.0
         else:
-            q = self.centroid + self.config.reinit_noise * torch.randn(shape, generator=self.generator)
+            around = self.centroid if self.config.reinit == "centroid" else \
+                self.images[torch.randint(len(self.images), (n,), generator=self.generator)]
+            q = around + self.config.reinit_noise * torch.randn(shape, generator=self.generator)
         p = self.config.momentum_std * torch.randn(shape, generator=self.generator)
         return q.clamp(-1.0, 1.0), p
 
@@ -87,7 +127,7 @@ def train_pcd(unit: CHLU, images: torch.Tensor, config: PCDConfig = PCDConfig(),
     if images.dim() != 2 or images.shape[1] != unit.dim:
         raise ValueError(f"images must have shape (n, {unit.dim}), got {tuple(images.shape)}")
     generator = torch.Generator().manual_seed(seed)
-    starts = ChainStarts(config, unit.dim, centroid, generator)
+    starts = ChainStarts(config, images, centroid, generator)
     buffer_q, buffer_p = starts(config.buffer_size)
     temperature = ConstantTemperature(config.temperature)
     optimizer = torch.optim.Adam(unit.parameters(), lr=config.lr)
@@ -105,8 +145,8 @@ def train_pcd(unit: CHLU, images: torch.Tensor, config: PCDConfig = PCDConfig(),
         fresh = torch.rand(config.batch, generator=generator) < config.reinit_prob
         q[fresh], p[fresh] = starts(int(fresh.sum()))
         with torch.no_grad():
-            chain = unit.rollout(q, p, config.langevin_steps, gamma=config.gamma, temperature=temperature,
-                                 generator=generator, record_every=config.langevin_steps)
+            chain = langevin(unit, q, p, config.langevin_steps, config.gamma, temperature, generator,
+                             record_every=config.langevin_steps, clip_every=config.clip_every)
         q, p = chain.q[-1].clamp(-1.0, 1.0), chain.p[-1]
         buffer_q[slots], buffer_p[slots] = q, p
 

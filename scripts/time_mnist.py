@@ -1,0 +1,66 @@
+"""Time experiment III's sampler and PCD training step: medians over repeats.
+
+Usage: ``python scripts/time_mnist.py [--repeats 3] [--iterations 10]``
+
+Sampling: the shipped CHLU (or an untrained one if none is shipped), 64 chains × 1,000 Langevin steps
+from the noisy test centroid. Training: seconds per PCD iteration of the ``paper`` and ``best``
+presets (the first iteration excluded as warm-up). MNIST is read from ``$CHLU_DATA_DIR``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+import torch
+
+from chlu_core.assets import asset_path
+from chlu_core.checkpoints import load
+from chlu_core.experiments import mnist as exp3
+from chlu_core.training.generative import train_pcd
+
+
+def time_sampling(unit, centroid, repeats: int) -> list:
+    seconds = []
+    for seed in range(repeats):
+        start = time.perf_counter()
+        exp3.sample(unit, centroid, n=64, steps=1000, seed=seed, snapshot_steps=(0, 200, 400, 600, 800))
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def time_training(preset: str, iterations: int, images, centroid) -> list:
+    config = dataclasses.replace(exp3.PRESETS[preset], iterations=iterations + 1)
+    marks = []
+    train_pcd(exp3.make_unit(config), images, config, centroid=centroid,
+              progress=lambda report: marks.append(report.elapsed))
+    return [b - a for a, b in zip(marks[:-1], marks[1:])]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    centroid = exp3.mnist_test_centroid()
+    try:
+        unit = load(asset_path("exp3_chlu.pt"))
+    except FileNotFoundError:
+        unit = exp3.make_unit(exp3.PRESETS["best"]).eval()
+    sampling = time_sampling(unit, centroid, args.repeats)
+    print(f"sampling 64 × 1000 steps: median {statistics.median(sampling):.2f} s "
+          f"(runs: {', '.join(f'{s:.2f}' for s in sampling)})")
+    images = exp3.training_subset(10_000, seed=0)[0]
+    for preset in ("paper", "best"):
+        per_iteration = time_training(preset, args.iterations, images, centroid)
+        config = exp3.PRESETS[preset]
+        median = statistics.median(per_iteration)
+        print(f"{preset}: median {median:.3f} s per PCD iteration ({config.langevin_steps} Langevin steps); "
+              f"{config.iterations} iterations ≈ {median * config.iterations / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
