@@ -150,3 +150,13 @@ def comparison(default: Sequence[str]) -> list:
 
 def set_comparison(keys: Sequence[str]) -> None:
     st.session_state[COMPARISON] = list(keys)
+
+
+COMPARE_WIDGET = "models.compare"  # the Models page's multiselect, which keeps its own value
+
+
+def add_to_comparison(key: str, default: Sequence[str]) -> None:
+    """Compare a new model too (an upload, a trained model); also in the Models page's selector."""
+    chosen = list(dict.fromkeys(st.session_state.get(COMPARE_WIDGET, comparison(default)) + [key]))
+    set_comparison(chosen)
+    st.session_state[COMPARE_WIDGET] = chosen

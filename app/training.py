@@ -19,7 +19,7 @@ from chlu_core.experiments import dynamics
 from chlu_core.training import Progress, TrainingDiverged
 from chlu_core.training.wake_sleep import WakeSleepConfig
 
-from . import models
+from . import models, state
 
 JOB = "train.job"
 # One server's CPU is shared by every visitor: at most this many trainings run at once, the rest queue.
@@ -78,11 +78,13 @@ def start(label: str, total: int, work: Callable[[TrainingJob], tuple]) -> Train
 
 
 def collect(job: TrainingJob):
-    """Once: add a finished job's model to the session's models; returns its entry (or None)."""
+    """Once: add a finished job's model to the session's models and to the comparison; returns its
+    entry (or None)."""
     if not job.done or job.entry_key is not None or job.result is None:
         return None
     model, metadata = job.result
     entry = models.add_trained(model, metadata, label=job.label)
+    state.add_to_comparison(entry.key, default=[e.key for e in models.shipped_entries()])
     job.entry_key = entry.key
     return entry
 

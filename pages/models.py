@@ -23,8 +23,7 @@ if upload is not None and st.session_state.get("models.last_upload") != upload.f
     except (chlu_core.CheckpointError, ValueError) as error:
         st.session_state["models.upload_outcome"] = ("error", f"**{upload.name}** was not added: {error}")
     else:
-        picked = st.session_state.get("models.compare", state.comparison([]))
-        st.session_state["models.compare"] = list(dict.fromkeys(picked + [entry.key]))
+        state.add_to_comparison(entry.key, default=[e.key for e in models.shipped_entries()])
         st.session_state["models.upload_outcome"] = (
             "success", f"Added **{entry.label}** ({entry.kind}, {models.EXPERIMENTS[entry.experiment]}) "
                        "to your models and to the comparison.")

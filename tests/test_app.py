@@ -220,7 +220,11 @@ def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     assert any(d.label == "Download the checkpoint" for d in at.get("download_button"))
     assert len(at.session_state["user_models"]) == 1
     loss = figures(at)[0]
-    assert titles(loss) == "Training loss" and len(loss["data"][0]["y"]) == 10
+    assert titles(loss) == "Training loss" and len(values(loss["data"][0]["y"])) == 10
+    (entry,) = at.session_state["user_models"].values()
+    at.query_params["experiment"] = "exp2"
+    at.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
+    assert entry[0].label in [a["text"] for a in figures(at)[0]["layout"]["annotations"]]  # compared at once
 
 
 def test_a_bad_training_csv_is_explained():
