@@ -63,21 +63,21 @@ except DivergenceError as error:
     st.stop()
 st.caption(f"{n} chains × {steps} steps in {time.perf_counter() - started:.1f} s (cached results are instant).")
 
-grid, strip = st.columns([3, 2])
-with grid:
-    widgets.chart(figures.digit_grid(dreams["final"], nrow=min(8, n)), key="mnist.grid")
-    st.caption("tanh(3q) of each chain's final state. Notice which digits appear, and how often.")
+widgets.chart(figures.digit_grid(dreams["final"], nrow=min(8, n)), key="mnist.grid")
+st.caption("tanh(3q) of each chain's final state. Notice which digits appear, and how often.")
+strip, histogram = st.columns(2)
 with strip:
     widgets.chart(figures.evolution_strip(dreams["snapshots"]), key="mnist.strip")
     st.caption("The first chains at five moments from start (left) to end (right).")
-if dreams["scores"] is None:
-    st.info("No digit classifier is shipped, so the samples are not scored.")
-else:
-    scores = dreams["scores"]
-    widgets.chart(figures.class_histogram({"CHLU samples": scores["dreams"]["histogram"],
-                                           "start (noisy centroid)": scores["start"]["histogram"]}),
-                  key="mnist.histogram")
-    st.caption(f"What a small MNIST classifier reads in the dreams: entropy {scores['dreams']['entropy_bits']:.2f} "
-               f"bits over the 10 classes (3.32 = all equally often), mean confidence "
-               f"{scores['dreams']['mean_confidence']:.2f}.")
+with histogram:
+    if dreams["scores"] is None:
+        st.info("No digit classifier is shipped, so the samples are not scored.")
+    else:
+        scores = dreams["scores"]
+        widgets.chart(figures.class_histogram({"CHLU samples": scores["dreams"]["histogram"],
+                                               "start (noisy centroid)": scores["start"]["histogram"]}),
+                      key="mnist.histogram")
+        st.caption(f"What a small MNIST classifier reads in the dreams: entropy "
+                   f"{scores['dreams']['entropy_bits']:.2f} bits over the 10 classes (3.32 = all equally often), "
+                   f"mean confidence {scores['dreams']['mean_confidence']:.2f}.")
 settings.show_notices()
