@@ -162,15 +162,21 @@ def mnist_classifier():
     return mnist.shipped_classifier()
 
 
+def clip_every_of(metadata: dict) -> int | None:
+    """How often the unit's own training clipped its chains (its sampler does the same), or None."""
+    return metadata.get("config", {}).get("clip_every")
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def dream(_unit: CHLU, digest: str, n: int, noise_scale: float, gamma: float, T0: float, T_end: float,
-          steps: int, seed: int) -> dict:
+          steps: int, seed: int, clip_every: int | None = None) -> dict:
     """Langevin dreams from the noisy test centroid: images on the 0–1 scale, ``final`` and ``start``
     ``(n, 784)`` and ``snapshots`` (5 steps from 0 to ``steps``) → ``(n, 784)``; with the classifier's
-    ``scores`` of the final and start images where a classifier is shipped."""
+    ``scores`` of the final and start images where a classifier is shipped. ``clip_every``: clip the
+    chains to [−1, 1] that often, as the unit's training did (see :func:`clip_every_of`)."""
     snapshot_steps = tuple(sorted({round(k * steps / 4) for k in range(5)}))
     samples = mnist.sample(_unit, mnist_centroid(), n=n, noise_scale=noise_scale, gamma=gamma, T0=T0, T_end=T_end,
-                           steps=steps, seed=seed, snapshot_steps=snapshot_steps)
+                           steps=steps, seed=seed, snapshot_steps=snapshot_steps, clip_every=clip_every)
     classifier = mnist_classifier()
     scores = None if classifier is None else {"dreams": mnist.score(samples.final, classifier),
                                               "start": mnist.score(samples.start, classifier)}

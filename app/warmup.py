@@ -29,7 +29,8 @@ def _default_views() -> None:
     for entry in (e for e in shipped if e.experiment == "exp2" and not STOP.is_set()):  # Noise filtering
         compute.filtering_curve(models.model(entry), entry.digest, compute.NO_FRICTION)
     for entry in (e for e in shipped if e.experiment == "exp3" and not STOP.is_set()):  # MNIST
-        compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS)
+        compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS,
+                      clip_every=compute.clip_every_of(entry.metadata))
 
 
 @st.cache_resource(show_spinner=False)

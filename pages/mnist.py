@@ -54,7 +54,8 @@ except ValueError as error:
     st.stop()
 started = time.perf_counter()
 try:
-    dreams = compute.dream(models.model(entry), entry.digest, n, noise_scale, gamma, T0, T_end, steps, seed)
+    dreams = compute.dream(models.model(entry), entry.digest, n, noise_scale, gamma, T0, T_end, steps, seed,
+                           clip_every=compute.clip_every_of(entry.metadata))
 except ValueError as error:  # temperatures that do not fit together
     st.error(f"Cannot dream with these settings: {error}", icon="⚠️")
     st.stop()
