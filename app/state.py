@@ -58,10 +58,10 @@ class PageSettings:
                 raise ValueError(f"not one of {listed}")
             return raw
         key = self._prepare(name, default, parse, clamp=lambda v: v if v in options else default)
-        widget = getattr(container or st, (widget or st.selectbox).__name__)
-        value = widget(label, options, key=key, persist_state="session", **kwargs)
-        if value is None:  # a segmented control the user cleared: keep the URL meaningful
-            value = default
+        name_of_widget = (widget or st.selectbox).__name__
+        if name_of_widget in ("segmented_control", "pills"):
+            kwargs.setdefault("required", True)  # a choice, not an optional filter: never empty
+        value = getattr(container or st, name_of_widget)(label, options, key=key, persist_state="session", **kwargs)
         self._publish(name, value)
         return value
 
