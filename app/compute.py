@@ -31,9 +31,13 @@ def model_dt(model: nn.Module, metadata: dict) -> float:
     return float(getattr(model, "dt", None) or metadata.get("config", {}).get("dt", 0.05))
 
 
-def lemniscate_truth() -> numpy.ndarray:
-    """The true curve ``(points, 2)``, closed."""
-    return lemniscate.true_curve(400).numpy()
+def truth(experiment: str) -> numpy.ndarray:
+    """The true orbit ``(points, 2)``, closed: the lemniscate in the x–y plane, or the clean sine wave
+    x = sin(2πt + φ) in its phase plane (x, ẋ)."""
+    if experiment == "exp1":
+        return lemniscate.true_curve(400).numpy()
+    angle = numpy.linspace(0.0, 2.0 * numpy.pi, 401)
+    return numpy.stack([numpy.sin(angle), 2.0 * numpy.pi * numpy.cos(angle)], axis=-1)
 
 
 @st.cache_data(max_entries=64, show_spinner="Free-running the model …")

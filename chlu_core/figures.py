@@ -67,8 +67,10 @@ def orbit_cursor_panels(runs: dict, cursor: int, steps_per_cycle: int, truth=Non
                         marker=dict(color=color(name), size=10, line=dict(color="white", width=1.5)))
         xlabel, ylabel = ("x", "y") if runs[name]["q"].shape[1] >= 2 else ("q", "q̇")
         fig.update_xaxes(title_text=f"{xlabel}{units}", row=1, col=col)
+        # Equal scales for a plane of positions; a phase plane's axes have different units.
+        same_units = runs[name]["q"].shape[1] >= 2
         fig.update_yaxes(title_text=f"{ylabel}{units}" if col == 1 else None, row=1, col=col,
-                         scaleanchor=f"x{col if col > 1 else ''}")
+                         scaleanchor=f"x{col if col > 1 else ''}" if same_units else None)
     fig.update_layout(template=TEMPLATE, height=400, margin=dict(t=80),
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.18))
     return fig
@@ -271,7 +273,8 @@ def potential_curve(xs, potential, force, positions=None, title: str = "Learned 
     fig.add_scatter(x=xs, y=force, mode="lines", name="F = −dV/dq", yaxis="y2",
                     line=dict(color=MODEL_COLORS["truth"], dash="dash"))
     fig.update_layout(template=TEMPLATE, title=title, height=420, xaxis_title="position q",
-                      yaxis_title="potential V (model units)",
+                      yaxis_title="potential V (model units)", margin=dict(t=80),
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.12),
                       yaxis2=dict(title="force F", overlaying="y", side="right", showgrid=False))
     return fig
 

@@ -21,7 +21,7 @@ if not runs:
 else:
     steps = CYCLES * compute.LEMNISCATE["steps_per_cycle"]
     widgets.chart(figures.orbit_cursor_panels(runs, steps, compute.LEMNISCATE["steps_per_cycle"],
-                                            truth=compute.lemniscate_truth()), key="overview.orbits")
+                                            truth=compute.truth("exp1")), key="overview.orbits")
     st.caption(f"Each model learned three cycles of a figure-eight, then ran freely for {CYCLES} more "
                "(6,250 steps). Faint: cycles 0–48; solid: the last two; dashed: the true curve. The paper reports "
                "the LSTM drifting off and the Neural ODE spiralling inward; below are these shipped models' own "

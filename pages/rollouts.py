@@ -21,7 +21,7 @@ runs = widgets.free_runs(entries, experiment, cycles)
 if not runs:
     st.info("No model of this experiment is chosen: pick some on the Models page.")
     st.stop()
-truth = compute.lemniscate_truth() if experiment == "exp1" else None
+truth = compute.truth(experiment)
 playing = settings.toggle("play", "▶ Play", help="Advance the time slider by a fifth of a cycle every 0.2 s")
 
 
