@@ -14,10 +14,12 @@ if not entries:
     st.info("No sine-wave model is chosen: pick some on the Models page.")
     st.stop()
 controls = st.columns([1, 2, 1, 1])
-sigma = settings.slider("sigma", "Start noise σ", 0.0, 1.0, 0.5, step=0.05, container=controls[0])
-waves = settings.multiselect("waves", "Test waves", [str(i) for i in range(1, 21)], default=["1", "2", "3"],
+DEFAULTS = compute.ENERGY_DEFAULTS
+sigma = settings.slider("sigma", "Start noise σ", 0.0, 1.0, DEFAULTS["sigma"], step=0.05, container=controls[0])
+waves = settings.multiselect("waves", "Test waves", [str(i) for i in range(1, 21)],
+                             default=[str(w + 1) for w in DEFAULTS["waves"]],
                              container=controls[1], max_selections=4)
-seed = settings.slider("seed", "Noise seed", 0, 20, 0, container=controls[2])
+seed = settings.slider("seed", "Noise seed", 0, 20, DEFAULTS["seed"], container=controls[2])
 span = settings.slider("span", "Show the first … time units", 2, 50, 10, container=controls[3])
 if not waves:
     st.info("Choose at least one test wave.")
