@@ -102,7 +102,7 @@ def browser_timings(playwright, repeats: int) -> tuple[list, dict, list]:
             page.close()
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            process.wait(timeout=90)  # the warm-up finishes its current view first
     browser.close()
     return startups, visits, slider_moves
 

@@ -55,7 +55,7 @@ def server():
         pytest.fail(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
     yield url
     process.terminate()
-    process.wait(timeout=20)
+    process.wait(timeout=90)  # the warm-up finishes its current view first
 
 
 @pytest.fixture(scope="module")
