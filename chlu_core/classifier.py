@@ -110,6 +110,8 @@ def score_images(images: torch.Tensor, model: DigitClassifier) -> dict:
     probabilities = model.predict(images.reshape(len(images), -1))
     confidence, predicted = probabilities.max(-1)
     histogram = torch.bincount(predicted, minlength=CLASSES)
-    return {"histogram": histogram.tolist(), "entropy_bits": entropy_bits(histogram),
-            "classes": int((histogram > 0).sum()), "mean_confidence": float(confidence.mean()),
-            "mean_pixel": float(images.mean())}
+    # Rounded to 4 decimals: multi-threaded CPU kernels may differ in the last float32 bits from run
+    # to run, and a same-seed run must report the same metrics.
+    return {"histogram": histogram.tolist(), "entropy_bits": round(entropy_bits(histogram), 4),
+            "classes": int((histogram > 0).sum()), "mean_confidence": round(float(confidence.double().mean()), 4),
+            "mean_pixel": round(float(images.double().mean()), 4)}
