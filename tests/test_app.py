@@ -169,6 +169,15 @@ def test_mnist_controls_are_one_click_away_and_dreaming_follows_the_form():
 
 
 # --- the session's own models ---------------------------------------------------------------------
+def wait_for_training(at: AppTest, successes: int = 1, timeout: float = 150) -> None:
+    """Rerun the page until background training has shown ``successes`` success messages, or
+    ``timeout`` seconds pass."""
+    deadline = time.time() + timeout
+    while len(at.success) < successes and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+
+
 def upload(at: AppTest, name: str, content: bytes) -> AppTest:
     at.file_uploader[0].upload(name, content)
     return at.run()
@@ -211,10 +220,7 @@ def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     at = open_page("train", data="exp2", model="CHLU", iterations=10, sleep_steps=10, window=8)
     assert_clean(at)
     next(b for b in at.button if b.label == "Train").click().run()
-    deadline = time.time() + 150
-    while not at.success and time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
+    wait_for_training(at)
     assert_clean(at)
     assert at.success and "is trained" in at.success[0].value
     assert any(d.label == "Download the checkpoint" for d in at.get("download_button"))
@@ -241,10 +247,7 @@ def test_training_can_be_stopped_and_keeps_what_it_learned():
         time.sleep(0.2)
         at.run()
     next(b for b in at.button if b.label == "Stop").click().run()
-    deadline = time.time() + 150
-    while not at.success and time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
+    wait_for_training(at)
     assert_clean(at)
     assert "(stopped early)" in at.success[0].value
     assert len(values(figures(at)[0]["data"][0]["y"])) < 1000
@@ -257,10 +260,7 @@ def test_training_on_an_uploaded_csv_gives_a_model_the_landscape_can_show():
     upload(at, "circles.csv", "\n".join(rows).encode())
     assert "2 trajectories of dimension 2" in at.success[0].value
     next(b for b in at.button if b.label == "Train").click().run()
-    deadline = time.time() + 150
-    while len(at.success) < 2 and time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
+    wait_for_training(at, successes=2)
     assert_clean(at)
     assert "is trained" in at.success[-1].value
     at.switch_page(str(ROOT / "pages" / "landscape.py")).run()
