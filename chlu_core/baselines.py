@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy
 import torch
 from torch import nn
 from torchdiffeq import odeint
 
+from ._backend import freeze
 from .unit import Trajectory, check_dt, check_state
 
 
@@ -115,8 +117,22 @@ class NeuralODEBaseline(_Baseline):
         return self.field(x)
 
     def _solve(self, x0: torch.Tensor, steps: int) -> torch.Tensor:
+        if self.method == "rk4" and x0.device.type == "cpu" and not torch.is_grad_enabled():
+            return torch.from_numpy(_rk4_three_eighths(self._frozen_field(), freeze(x0, numpy), self.dt, steps))
         times = torch.arange(steps + 1, dtype=x0.dtype, device=x0.device) * self.dt
         return odeint(self, x0, times, method=self.method, options={"step_size": self.dt})
+
+    def _frozen_field(self):
+        """The vector field on NumPy arrays ``(batch, 2·dim)``, weights copied once."""
+        layers = [(freeze(layer.weight.T.contiguous(), numpy), freeze(layer.bias, numpy))
+                  for layer in self.field if isinstance(layer, nn.Linear)]
+
+        def field(x):
+            for weight_t, bias in layers[:-1]:
+                x = numpy.tanh(x @ weight_t + bias)
+            weight_t, bias = layers[-1]
+            return x @ weight_t + bias
+        return field
 
     def training_loss(self, window: torch.Tensor) -> torch.Tensor:
         """MSE of the solution from ``window[0]`` over the whole window ``(time, batch, 2·dim)``."""
@@ -133,3 +149,22 @@ class NeuralODEBaseline(_Baseline):
     @classmethod
     def from_config(cls, config: dict) -> "NeuralODEBaseline":
         return cls(**config)
+
+
+def _rk4_three_eighths(field, x0: numpy.ndarray, dt: float, steps: int) -> numpy.ndarray:
+    """``steps`` fixed steps of torchdiffeq's "rk4" (Kutta's 3/8 rule) from ``x0``: ``(steps + 1, *x0.shape)``.
+
+    Inference only: a 6,250-step free run through torchdiffeq spends most of its time in per-step
+    Python and per-op overhead (1.5 s at batch 1); the same scheme in NumPy takes a fraction of that
+    and agrees with torchdiffeq to rounding (tests/test_baselines.py).
+    """
+    third = 1.0 / 3.0
+    states = numpy.empty((steps + 1, *x0.shape), dtype=x0.dtype)
+    states[0] = x = x0
+    for step in range(1, steps + 1):
+        k1 = field(x)
+        k2 = field(x + dt * third * k1)
+        k3 = field(x + dt * (k2 - third * k1))
+        k4 = field(x + dt * (k1 - k2 + k3))
+        states[step] = x = x + (k1 + 3.0 * (k2 + k3) + k4) * (dt * 0.125)
+    return states
