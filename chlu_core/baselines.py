@@ -12,7 +12,6 @@ from typing import Optional
 import numpy
 import torch
 from torch import nn
-from torchdiffeq import odeint
 
 from ._backend import freeze
 from .unit import Trajectory, check_dt, check_state
@@ -119,6 +118,7 @@ class NeuralODEBaseline(_Baseline):
     def _solve(self, x0: torch.Tensor, steps: int) -> torch.Tensor:
         if self.method == "rk4" and x0.device.type == "cpu" and not torch.is_grad_enabled():
             return torch.from_numpy(_rk4_three_eighths(self._frozen_field(), freeze(x0, numpy), self.dt, steps))
+        from torchdiffeq import odeint  # here, not at the top: it imports SciPy (0.4 s of the dashboard's start)
         times = torch.arange(steps + 1, dtype=x0.dtype, device=x0.device) * self.dt
         return odeint(self, x0, times, method=self.method, options={"step_size": self.dt})
 
