@@ -93,3 +93,20 @@ def test_neural_ode_inference_path_matches_torchdiffeq():
     torch.testing.assert_close(fast.q, reference.q.detach(), rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(fast.p, reference.p.detach(), rtol=1e-10, atol=1e-10)
     assert (fast.q[-1] - fast.q[0]).abs().max() > 0.1  # it moved: the comparison is not of constants
+
+
+def test_lstm_inference_path_matches_torch():
+    # Under no_grad on the CPU the free run takes a NumPy path; with gradients it runs nn.LSTMCell.
+    torch.manual_seed(1)
+    model = LSTMBaseline(2, hidden=16).double()
+    context = torch.randn(5, 3, 4, dtype=torch.float64)
+    q0, v0 = torch.randn(3, 2, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
+    for warm in (None, context):
+        reference = model.rollout(q0, v0, steps=300, context=warm)
+        with torch.no_grad():
+            fast = model.rollout(q0, v0, steps=300, context=warm)
+        assert reference.q.requires_grad and not fast.q.requires_grad
+        torch.testing.assert_close(fast.q, reference.q.detach(), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(fast.p, reference.p.detach(), rtol=1e-10, atol=1e-12)
+    with torch.no_grad():  # the context changes the run: the memory is really warmed on both paths
+        assert (model.rollout(q0, v0, 5, context=context).q - model.rollout(q0, v0, 5).q).abs().max() > 1e-3
