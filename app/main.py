@@ -10,16 +10,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
-import torch  # noqa: E402
 
-from app import warmup  # noqa: E402
 from app.navigation import PAGES  # noqa: E402
 
-# The models are tiny: a second intra-op thread only adds synchronisation, and on a busy or shared CPU it
-# made rollouts 20–100× slower (an LSTM free run: 0.07 s on one thread, 12 s on two). Concurrent sessions
-# get their parallelism from Streamlit's threads instead.
-torch.set_num_threads(1)
-
+# No torch here: the first page draws its text before importing it (1.5 s), so a visitor sees something
+# while it loads.
 st.set_page_config(page_title="CHLU — Causal Hamiltonian Learning Unit", page_icon="🌀", layout="wide")
-warmup.start()
-st.navigation([page.page() for page in PAGES]).run()
+try:
+    st.navigation([page.page() for page in PAGES]).run()
+finally:
+    # After the first page, not before: on two cores the warm-up thread would otherwise compete with the
+    # first visitor's own page for the CPU and the GIL. (finally: a page may end its run with st.stop().)
+    from app import warmup
+    warmup.start()

@@ -14,6 +14,12 @@ from chlu_core import assets
 
 from . import state
 
+# The models are tiny: a second intra-op thread only adds synchronisation, and on a busy or shared CPU it
+# made rollouts 20–100× slower (an LSTM free run: 0.07 s on one thread, 12 s on two). Concurrent sessions
+# get their parallelism from Streamlit's threads instead. Set here because every page that runs a model
+# imports this module.
+torch.set_num_threads(1)
+
 KINDS = {"CHLU": "CHLU", "LSTMBaseline": "LSTM", "NeuralODEBaseline": "NODE"}
 PAPER_ORDER = ("LSTM", "NODE", "CHLU")  # the paper's panels, left to right
 EXPERIMENTS = {"exp1": "Lemniscate (I)", "exp2": "Sine waves (II)", "exp3": "MNIST (III)",

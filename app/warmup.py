@@ -1,6 +1,6 @@
 """Compute the shipped models' costly default views once per server, in the background, so that a
-visitor's first look at each page finds them in the cache (the first visitor's overview still waits
-for its own free runs: the per-value locks of st.cache_data make both wait for one computation)."""
+visitor's first look at each page finds them in the cache. It starts after the first page has run
+(app/main.py), so that it does not slow down the first visitor's own page."""
 from __future__ import annotations
 
 import atexit
@@ -18,9 +18,7 @@ STOP = threading.Event()  # set at interpreter exit: torch work in a thread that
 def _default_views() -> None:
     shipped = models.shipped_entries()
     for experiment, cycles in (("exp1", 50), ("exp2", 50)):  # Overview and Rollouts
-        # Backwards: the first visitor's Overview computes the same runs forwards, so the two threads
-        # meet in the middle instead of queueing on the same one.
-        for entry in reversed([e for e in shipped if e.experiment == experiment]):
+        for entry in (e for e in shipped if e.experiment == experiment):
             if STOP.is_set():
                 return
             model = models.model(entry)

@@ -1,9 +1,7 @@
 """Overview: what a CHLU is, the one figure that shows it, and a way into every page."""
 import streamlit as st
 
-from app import compute, models, widgets
 from app.navigation import PAGES
-from chlu_core import figures
 
 st.title("The Causal Hamiltonian Learning Unit")
 st.markdown(
@@ -13,15 +11,26 @@ st.markdown(
     "limit *c*: noise becomes a phase shift, not an explosion. One friction knob γ filters noise, and with "
     "a little heat the same unit **dreams** data (Langevin annealing).")
 
+# An empty chart first, before importing torch and the models (2 s on a cold server): the browser fetches
+# and starts Plotly's code meanwhile instead of after the free runs.
+orbits = st.empty()
+orbits.plotly_chart({"data": [{"type": "scatter", "x": [], "y": []}],
+                     "layout": {"height": 400, "xaxis": {"visible": False}, "yaxis": {"visible": False}}})
+
+from app import compute, models, widgets  # noqa: E402
+from chlu_core import figures  # noqa: E402
+
 CYCLES = 50
 shipped = {e.kind: e for e in models.entries("exp1") if e.source == "shipped"}
 runs = widgets.free_runs([shipped[k] for k in ("LSTM", "NODE", "CHLU") if k in shipped], "exp1", CYCLES)
 if not runs:
+    orbits.empty()
     st.info("The pretrained lemniscate models are not installed (assets/); train your own on the Train page.")
 else:
     steps = CYCLES * compute.LEMNISCATE["steps_per_cycle"]
-    widgets.chart(figures.orbit_cursor_panels(runs, steps, compute.LEMNISCATE["steps_per_cycle"],
-                                            truth=compute.truth("exp1")), key="overview.orbits")
+    with orbits:
+        widgets.chart(figures.orbit_cursor_panels(runs, steps, compute.LEMNISCATE["steps_per_cycle"],
+                                                truth=compute.truth("exp1")), key="overview.orbits")
     st.caption(f"Each model learned three cycles of a figure-eight, then ran freely for {CYCLES} more "
                "(6,250 steps). Faint: cycles 0–48; solid: the last two; dashed: the true curve. The paper reports "
                "the LSTM drifting off and the Neural ODE spiralling inward; below are these shipped models' own "
