@@ -20,6 +20,7 @@ LEMNISCATE = dict(steps_per_cycle=lemniscate.PRESETS["paper"].steps_per_cycle, d
 SINE = dict(steps_per_cycle=20, dt=0.05)  # x = sin(2πt + φ): one cycle per time unit at dt = 0.05
 NO_FRICTION = ("none", 0.1, 0.3, 1.0)  # (mode, γ, fraction, strength): the Noise page's defaults
 DREAM_DEFAULTS = dict(n=16, noise_scale=0.5, gamma=0.3, T0=1.0, T_end=0.01, steps=500, seed=0)  # MNIST page
+LANDSCAPE_DEFAULTS = dict(axes=(0, 1), half_width=1.5, points=41)  # Landscape page: plane, range ±, grid
 ENERGY_DEFAULTS = dict(sigma=0.5, waves=(0, 1, 2), seed=0)  # Energy page: noise, test waves (0-based), seed
 
 

@@ -26,6 +26,12 @@ def _default_views() -> None:
                 compute.free_run(model, entry.digest, experiment, cycles, compute.model_dt(model, entry.metadata))
             except compute.RolloutFailed:
                 pass  # the page explains it when a visitor asks
+    landscape = next((e for e in shipped if e.experiment == "exp1" and e.kind == "CHLU"), None)
+    if landscape is not None and not STOP.is_set():  # Landscape's default model
+        unit = models.model(landscape)
+        compute.landscape(unit, landscape.digest, **compute.LANDSCAPE_DEFAULTS)
+        run = compute.free_run(unit, landscape.digest, "exp1", 50, compute.model_dt(unit, landscape.metadata))
+        compute.potential_along(unit, landscape.digest, run["q"])
     # In the pages' order (the paper's), so that the digests, part of the cache key, line up.
     waves = sorted((e for e in shipped if e.experiment == "exp2"), key=lambda e: models.PAPER_ORDER.index(e.kind))
     if waves and not STOP.is_set():  # Energy

@@ -18,10 +18,12 @@ controls = st.columns([2, 1, 1])
 key = settings.select("model", "CHLU", list(labels), default=(compared or list(labels))[0], container=controls[0],
                       format_func=labels.get)
 entry = models.by_key(key)
-half_width = settings.slider("range", "Range ±", 0.25, 5.0, 1.5, step=0.25, container=controls[1],
+DEFAULTS = compute.LANDSCAPE_DEFAULTS
+half_width = settings.slider("range", "Range ±", 0.25, 5.0, DEFAULTS["half_width"], step=0.25, container=controls[1],
                              help="Half-width of the square of positions shown")
-points = settings.slider("resolution", "Resolution (points per axis)", 11, 81, 41, step=2, container=controls[2])
-axes = (0, 1)
+points = settings.slider("resolution", "Resolution (points per axis)", 11, 81, DEFAULTS["points"], step=2,
+                         container=controls[2])
+axes = DEFAULTS["axes"]
 if entry.dim > 2:
     pick = st.columns(2)
     first = settings.slider("i", "Horizontal coordinate i of qᵢ", 1, entry.dim, 1, container=pick[0])
