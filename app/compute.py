@@ -158,8 +158,10 @@ def filtered_waves(_models: dict, digests: tuple, mode: str, gamma: float, fract
 
 @st.cache_resource(show_spinner="Loading the MNIST test set for its centroid …")
 def mnist_centroid() -> torch.Tensor:
-    """The mean MNIST test image in [−1, 1] ``(784,)``, where the dreams start (read once per server)."""
-    return mnist.mnist_test_centroid()
+    """The mean MNIST test image in [−1, 1] ``(784,)``, where the dreams start (read once per server):
+    the shipped copy, or from the test set where it is not shipped."""
+    shipped = mnist.shipped_centroid()
+    return mnist.mnist_test_centroid() if shipped is None else shipped
 
 
 @st.cache_resource(show_spinner=False)

@@ -58,7 +58,11 @@ def to_bytes(model: nn.Module, metadata: dict | None = None) -> bytes:
 
 def save(model: nn.Module, path: Union[str, os.PathLike], metadata: dict | None = None) -> Path:
     """Write ``model`` (any of MODEL_KINDS) with ``metadata`` to ``path`` atomically."""
-    data = to_bytes(model, metadata)
+    return write_atomically(to_bytes(model, metadata), path)
+
+
+def write_atomically(data: bytes, path: Union[str, os.PathLike]) -> Path:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -1,9 +1,10 @@
-"""Regenerate experiment III's shipped files: ``assets/mnist_classifier.pt`` and ``assets/exp3_chlu.pt``.
+"""Regenerate experiment III's shipped files: ``assets/mnist_classifier.pt``, ``assets/exp3_chlu.pt`` and
+``assets/mnist_test_centroid.npy``.
 
 Usage: ``python scripts/build_mnist_assets.py [--seed 0] [--no-paper | --paper-from DIR] [--reuse-classifier]
 [--png FILE]``
 
-Trains the scoring classifier (all 60,000 training images), then the ``best`` preset's CHLU scored by
+Writes the test-set centroid (where the dreams start, so that the dashboard needs no MNIST files), trains the scoring classifier (all 60,000 training images), then the ``best`` preset's CHLU scored by
 it, and (unless ``--no-paper``) the ``paper`` preset for comparison; registers both checkpoints in
 ``assets/manifest.json`` with their metrics and training times, the paper preset's beside the best
 one's (``--paper-from DIR`` takes them from the ``metrics.json`` of a finished
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import time
 from pathlib import Path
 
+import numpy
 import torch
 
 from chlu_core.assets import ASSETS_DIR, register
-from chlu_core.checkpoints import save
+from chlu_core.checkpoints import save, write_atomically
 from chlu_core.experiments import mnist as exp3
 
 
@@ -29,6 +32,14 @@ def progress(report):
     if report.iteration % 100 == 0 or report.iteration == report.total:
         losses = ", ".join(f"{k} {v:.4g}" for k, v in report.losses.items())
         print(f"[{report.stage}] {report.iteration}/{report.total}  {losses}  {report.elapsed:.0f} s", flush=True)
+
+
+def write_centroid(seed: int) -> None:
+    centroid = exp3.mnist_test_centroid().numpy()
+    buffer = io.BytesIO()
+    numpy.save(buffer, centroid, allow_pickle=False)
+    path = write_atomically(buffer.getvalue(), ASSETS_DIR / exp3.CENTROID_ASSET)
+    register(path, "exp3", "best", seed, {"mean_pixel": float((centroid.mean() + 1.0) / 2.0)}, 0.0, model="centroid")
 
 
 def build_classifier(seed: int):
@@ -55,6 +66,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)  # fastest for these small networks on a shared CPU
 
+    write_centroid(args.seed)
     classifier = exp3.shipped_classifier() if args.reuse_classifier else None
     classifier = classifier or build_classifier(args.seed)
     best = exp3.run("best", seed=args.seed, progress=progress, classifier=classifier)

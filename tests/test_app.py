@@ -5,7 +5,6 @@ the page shows: titles, widgets restored from the URL, charts (Plotly figures ar
 """
 import base64
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -19,14 +18,13 @@ import chlu_core
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(page.stem for page in (ROOT / "pages").glob("*.py"))
-MNIST_DIR = Path("/work/shared/data")
 
 
 @pytest.fixture(autouse=True)
-def mnist_data(monkeypatch):
-    """The MNIST page's dreams start at the test-set centroid: read it from the shared data folder."""
-    if "CHLU_DATA_DIR" not in os.environ and (MNIST_DIR / "MNIST" / "raw").exists():
-        monkeypatch.setenv("CHLU_DATA_DIR", str(MNIST_DIR))
+def no_mnist_files(monkeypatch, tmp_path):
+    """The dashboard needs no MNIST files (a hosted copy has none): the dreams' start, the test-set
+    centroid, is shipped in assets/. An empty data folder proves it."""
+    monkeypatch.setenv("CHLU_DATA_DIR", str(tmp_path))
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -220,3 +220,10 @@ def test_shipped_chlu_reproduces_its_recorded_metrics():
         assert now["mean_pixel"] == pytest.approx(recorded["mean_pixel"], abs=0.01)
         assert now["entropy_bits"] == pytest.approx(recorded["entropy_bits"], abs=0.25)
         assert sum(abs(a - b) for a, b in zip(now["histogram"], recorded["histogram"])) <= 6
+
+
+def test_the_shipped_centroid_is_the_test_sets():
+    shipped = exp3.shipped_centroid()
+    assert shipped is not None and shipped.shape == (784,) and shipped.dtype == torch.float32
+    torch.testing.assert_close(shipped, exp3.mnist_test_centroid(), rtol=0, atol=1e-6)
+    assert shipped.min() == -1.0 and shipped.max() < 1.0 and 0.1 < (shipped.mean() + 1) / 2 < 0.2  # a blurry digit

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional, Union
 
+import numpy
 import torch
 
 from ..assets import asset_path
@@ -33,6 +34,7 @@ from .result import ExperimentResult
 
 NAME = "exp3"
 CLASSIFIER_ASSET = "mnist_classifier.pt"
+CENTROID_ASSET = "mnist_test_centroid.npy"  # 784 float32; shipped so that dreaming needs no MNIST files
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ def make_unit(config: Config) -> CHLU:
 def mnist_test_centroid(root=None) -> torch.Tensor:
     """Mean test image in [−1, 1], shape ``(784,)``: where the sampler's chains start."""
     return load_mnist(train=False, root=root)[0].mean(0)
+
+
+def shipped_centroid() -> Optional[torch.Tensor]:
+    """:func:`mnist_test_centroid` as shipped in ``assets/`` (hash-checked), or ``None`` where it is not there."""
+    try:
+        return torch.from_numpy(numpy.load(asset_path(CENTROID_ASSET), allow_pickle=False))
+    except FileNotFoundError:
+        return None
 
 
 def to_image(q: torch.Tensor) -> torch.Tensor:
