@@ -43,7 +43,8 @@ def test_exp1_quick_runs_end_to_end(exp1_quick, tmp_path):
     metrics = exp1_quick.metrics
     assert set(metrics) == {"CHLU", "LSTM", "NODE"}
     for name, values in metrics.items():
-        for key in ("orbit_error", "max_distance", "max_radius", "x_extent", "y_extent", "perturbed_orbit_error"):
+        for key in ("orbit_error", "max_distance", "max_radius", "x_extent", "y_extent", "perturbed_orbit_error",
+                    "perturbed_max_distance"):
             assert key in values, (name, key)
     assert finite(metrics["CHLU"]["energy_rel_fluctuation"])
     assert set(exp1_quick.figures) == {"fig1_orbits", "fig4_potential_heatmap", "fig4_potential_surface",
