@@ -40,6 +40,11 @@ class Kinetic(nn.Module):
         """p ↦ ∂T/∂p with the mass terms computed once, on arrays of namespace ``xp`` (inference only)."""
         raise NotImplementedError
 
+    def frozen_velocity_vjp(self, p, xp=torch):
+        """Linearise the velocity at the momenta ``p`` ``(time, batch, dim)`` for a reverse pass (no graph):
+        returns ``(t, λ) ↦ (∂q̇/∂p at p[t])ᵀ λ`` for adjoints ``λ`` ``(batch, dim)``."""
+        raise NotImplementedError
+
     def inverse_mass(self) -> torch.Tensor | None:
         """Diagonal of M⁻¹, shape ``(dim,)``, or ``None`` for the identity mass."""
         return None
@@ -64,6 +69,9 @@ class NewtonianKinetic(Kinetic):
 
     def frozen_velocity(self, xp=torch):
         return lambda p: p
+
+    def frozen_velocity_vjp(self, p, xp=torch):
+        return lambda t, adjoint: adjoint
 
 
 class LearnedMass(Kinetic):
@@ -97,6 +105,10 @@ class NewtonianLearnedKinetic(LearnedMass):
     def frozen_velocity(self, xp=torch):
         inverse_mass = freeze(self.inverse_mass(), xp)
         return lambda p: p * inverse_mass
+
+    def frozen_velocity_vjp(self, p, xp=torch):
+        inverse_mass = freeze(self.inverse_mass(), xp)
+        return lambda t, adjoint: adjoint * inverse_mass
 
     def momentum(self, v):
         return v * self.mass()
@@ -141,6 +153,24 @@ class RelativisticKinetic(LearnedMass):
         limit = self.c * sqrt_inv_mass
         rest_momentum2 = (self.m0 * self.c) ** 2
         return lambda p: self._velocity(p, sqrt_inv_mass, limit, rest_momentum2, xp)
+
+    def frozen_velocity_vjp(self, p, xp=torch):
+        # q̇ = clip(u/r, −1, 1) c√M⁻¹ with u = √M⁻¹ p, r = sqrt(‖u‖² + (m₀c)²) and ∂(u/r)/∂u = I/r − u uᵀ/r³:
+        # Jᵀλ = λ ⊙ diagonal − outer_left · (λ · outer_right), the factors computed for every state here.
+        # The clip passes no gradient at or beyond ±1, as torch.clip does.
+        sqrt_inv_mass = freeze(self.inverse_mass().sqrt(), xp)
+        limit = self.c * sqrt_inv_mass
+        u = p * sqrt_inv_mass
+        inverse_r = 1.0 / xp.sqrt((u * u).sum(-1, keepdims=True) + (self.m0 * self.c) ** 2)
+        ratio = u * inverse_r
+        passing = limit * ((ratio > -1.0) & (ratio < 1.0))
+        diagonal = passing * sqrt_inv_mass * inverse_r
+        outer_left = u * sqrt_inv_mass * inverse_r ** 3
+        outer_right = passing * u
+
+        def vjp(t, adjoint):
+            return adjoint * diagonal[t] - outer_left[t] * (adjoint * outer_right[t]).sum(-1, keepdims=True)
+        return vjp
 
     def speed_limit(self) -> torch.Tensor:
         """Per-coordinate bound c/√M_i on |q̇_i|, shape ``(dim,)``."""

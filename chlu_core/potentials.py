@@ -6,7 +6,7 @@ returns a graph-free function for fast inference rollouts.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -16,10 +16,20 @@ from ._backend import freeze
 GradientFn = Callable[[torch.Tensor], torch.Tensor]
 
 
+class _MLPWeights(NamedTuple):
+    """An MLP potential's weights as its hand-written gradient uses them: W_kᵀ ``(in, out)`` for the
+    forward pass, W_k ``(out, in)`` for the chain rule back, the biases and the read-out ``(1, hidden)``."""
+
+    forward: list
+    backward: list
+    biases: list
+    readout: Any
+
+
 class Potential(nn.Module):
     """Base class. Subclasses implement ``forward(q) -> (batch,)``; the gradient defaults to autograd."""
 
-    supports_numpy = False
+    supports_numpy = False  # closed-form frozen_gradient and frozen_curvature on NumPy arrays
 
     def __init__(self, dim: int):
         super().__init__()
@@ -48,6 +58,11 @@ class Potential(nn.Module):
                 (grad,) = torch.autograd.grad(self(q_).sum(), q_)
             return grad
         return gradient
+
+    def frozen_curvature(self, q, xp=torch):
+        """The gradient at the states ``q`` ``(time, batch, dim)`` and ``(t, v) ↦ ∇²V(q[t]) v``, for the
+        hand-written reverse pass of a rollout; required where :attr:`supports_numpy` is set."""
+        raise NotImplementedError
 
     def config(self) -> dict:
         raise NotImplementedError
@@ -78,29 +93,75 @@ class MLPPotential(Potential):
         return self.readout(h).squeeze(-1)
 
     @staticmethod
-    def _gradient(q, weights, biases, readout_weight, xp):
-        # Forward pass keeping the activations, then the chain rule back by hand:
-        # ∂V/∂h_k = W_{k+1}ᵀ [(1 − h_{k+1}²) ⊙ ∂V/∂h_{k+1}].
+    def _activations(q, weights: "_MLPWeights", xp):
+        """Hidden activations h_k = tanh(h_{k−1} W_kᵀ + b_k), k = 1 … depth, each ``(..., hidden)``."""
         activations = []
         h = q
-        for weight_t, bias in zip(weights, biases):
-            h = xp.tanh(h @ weight_t + bias)
+        for forward, bias in zip(weights.forward, weights.biases):
+            h = xp.tanh(h @ forward + bias)
             activations.append(h)
-        upstream = readout_weight
-        for weight_t, h in zip(reversed(weights), reversed(activations)):
-            upstream = (upstream - upstream * h * h) @ weight_t.T
+        return activations
+
+    @classmethod
+    def _gradient(cls, q, weights: "_MLPWeights", xp):
+        # Forward pass keeping the activations, then the chain rule back by hand:
+        # ∂V/∂h_{k−1} = [(1 − h_k²) ⊙ ∂V/∂h_k] W_k.
+        upstream = weights.readout
+        for backward, h in zip(reversed(weights.backward), reversed(cls._activations(q, weights, xp))):
+            upstream = (upstream - upstream * h * h) @ backward
         return upstream
 
     def gradient(self, q):
-        return self._gradient(q, [l.weight.T for l in self.layers], [l.bias for l in self.layers],
-                              self.readout.weight, torch)
+        weights = _MLPWeights([l.weight.T for l in self.layers], [l.weight for l in self.layers],
+                              [l.bias for l in self.layers], self.readout.weight)
+        return self._gradient(q, weights, torch)
+
+    def _frozen_weights(self, xp) -> "_MLPWeights":
+        # W_kᵀ transposed once, so that the forward products need no copy. The chain rule back multiplies
+        # by its transposed view W_k: a contiguous copy would be faster but round differently, and the
+        # shipped models' recorded free runs are reproduced to the bit by this arithmetic.
+        forward = [freeze(l.weight.T.contiguous(), xp) for l in self.layers]
+        return _MLPWeights(forward, [weight_t.T for weight_t in forward], [freeze(l.bias, xp) for l in self.layers],
+                           freeze(self.readout.weight, xp))
 
     def frozen_gradient(self, xp=torch):
-        # Transposed once, so that each step multiplies without a copy.
-        weights = [freeze(l.weight.T.contiguous(), xp) for l in self.layers]
-        biases = [freeze(l.bias, xp) for l in self.layers]
-        readout_weight = freeze(self.readout.weight, xp)
-        return lambda q: self._gradient(q, weights, biases, readout_weight, xp)
+        weights = self._frozen_weights(xp)
+        return lambda q: self._gradient(q, weights, xp)
+
+    def frozen_curvature(self, q, xp=torch):
+        """Linearise ∂V/∂q at the states ``q`` ``(time, batch, dim)`` for a reverse pass (no graph).
+
+        Returns the gradient ∂V/∂q at every state, ``(time, batch, dim)``, and a function
+        ``(t, v) ↦ ∇²V(q[t]) v`` of ``v`` ``(batch, dim)``. The Hessian–vector product is the
+        tangent of the hand-written gradient: with slopes s_k = 1 − h_k² and a_k = ∂V/∂h_k,
+        d(s_k ⊙ a_k) = −2 h_k s_k a_k ⊙ dz_k + s_k ⊙ da_k; every factor not depending on v is
+        computed here, for all states at once, so that each call costs 2·depth products.
+        """
+        weights = self._frozen_weights(xp)
+        activations = self._activations(q, weights, xp)
+        slopes = [1.0 - h * h for h in activations]
+        curvatures = []  # −2 h_k s_k a_k, last layer first
+        upstream = weights.readout
+        for backward, h, slope in zip(reversed(weights.backward), reversed(activations), reversed(slopes)):
+            curvatures.append(-2.0 * h * slope * upstream)
+            upstream = (upstream - upstream * h * h) @ backward  # as in _gradient, to the same rounding
+        curvatures.reverse()
+
+        backward = [freeze(l.weight, xp) for l in self.layers]  # contiguous: faster in each call below
+
+        def hessian_vector_product(t, v):
+            tangent = v @ weights.forward[0]
+            pre_activations = [tangent]  # dz_k = (s_{k−1} ⊙ dz_{k−1}) W_kᵀ
+            for forward, slope in zip(weights.forward[1:], slopes):
+                tangent = (slope[t] * tangent) @ forward
+                pre_activations.append(tangent)
+            upstream = None  # da_k, zero at the read-out
+            for weight, slope, curvature, dz in zip(reversed(backward), reversed(slopes), reversed(curvatures),
+                                                    reversed(pre_activations)):
+                du = curvature[t] * dz if upstream is None else curvature[t] * dz + slope[t] * upstream
+                upstream = du @ weight
+            return upstream
+        return upstream, hessian_vector_product
 
     def config(self):
         return {"kind": "mlp", "dim": self.dim, "hidden": self.hidden, "depth": self.depth}

@@ -15,10 +15,11 @@ import numpy
 import torch
 from torch import nn
 
-from ._backend import freeze
+from ._backend import freeze, numpy_threads_like_torch
 from .kinetic import KINETIC_MODES, Kinetic, make_kinetic
 from .potentials import MLPPotential, Potential, potential_from_config
 from .schedules import AnnealedFriction, ConstantFriction, Friction, as_friction
+from .verlet import adjoint_rollout, integrate, with_confinement
 
 Temperature = Callable[[int, int], float]
 
@@ -110,13 +111,7 @@ class CHLU(nn.Module):
 
     def force(self, q: torch.Tensor) -> torch.Tensor:
         """ṗ = −∂H/∂q (confinement included), shape ``(batch, dim)``."""
-        return -self._potential_gradient(self.potential.gradient)(q)
-
-    def _potential_gradient(self, gradient_v):
-        two_alpha = 2.0 * self.alpha
-        if two_alpha == 0.0:
-            return gradient_v
-        return lambda q: gradient_v(q) + two_alpha * q
+        return -with_confinement(self.potential.gradient, self.alpha)(q)
 
     # --- integration -------------------------------------------------------------------------
     def step(self, q: torch.Tensor, p: torch.Tensor, gamma: float = 0.0):
@@ -130,15 +125,19 @@ class CHLU(nn.Module):
     def rollout(self, q0: torch.Tensor, p0: torch.Tensor, steps: int,
                 gamma: Union[float, Friction] = 0.0, temperature: Optional[Temperature] = None,
                 generator: Optional[torch.Generator] = None, record_every: int = 1,
-                check_finite: bool = True) -> Trajectory:
+                check_finite: bool = True, twice_differentiable: bool = False) -> Trajectory:
         """Evolve ``steps`` Verlet steps from ``(q0, p0)`` and record the states.
 
         ``gamma`` is a constant friction in [0, 1) or a schedule from :mod:`chlu_core.schedules`.
         With a ``temperature`` schedule this is the Langevin mode: after the friction,
         p ← p + sqrt(2 γ_t T_t dt) ξ with ξ ~ N(0, I) drawn from ``generator``.
         Differentiable through every step when gradients are enabled and the unit has trainable
-        weights; otherwise a graph-free fast path. Raises :class:`DivergenceError` if the states
-        leave the finite numbers (unless ``check_finite`` is False).
+        weights (or the initial state requires a gradient); otherwise a graph-free fast path.
+        Where the inference path is NumPy, the gradient comes from a hand-written reverse pass
+        (:mod:`chlu_core.verlet`), exact but not itself differentiable: pass ``twice_differentiable``
+        to tape the rollout with autograd instead (a loss on the rollout's Jacobian needs it).
+        Raises :class:`DivergenceError` if the states leave the finite numbers (unless
+        ``check_finite`` is False).
         """
         check_state("q0", q0, self.dim)
         check_state("p0", p0, self.dim)
@@ -153,33 +152,44 @@ class CHLU(nn.Module):
             raise ValueError(f"states are {q0.dtype}/{p0.dtype} but the unit is {dtype}; "
                              f"convert one of them (e.g. unit.to({dtype}) or q0.to({dtype}))")
         friction = as_friction(gamma)
-
         differentiable = torch.is_grad_enabled() and (
             q0.requires_grad or p0.requires_grad or any(w.requires_grad for w in self.parameters()))
-        with torch.set_grad_enabled(differentiable):
-            xp = self._inference_backend(q0, friction) if not differentiable else torch
-            if differentiable:
-                gradient_u = self._potential_gradient(self.potential.gradient)
-                velocity = self.kinetic.velocity
+        xp = self._array_backend(q0, friction)
+        if differentiable and (xp is torch or twice_differentiable):
+            xp = torch  # taped by autograd
+
+        def noise(shape):
+            sample = torch.randn(shape, generator=generator, dtype=q0.dtype, device=q0.device)
+            return freeze(sample, xp)
+
+        with numpy_threads_like_torch():
+            if differentiable and xp is numpy:
+                traj = Trajectory(*adjoint_rollout(self, q0, p0, steps, friction, temperature, noise, record_every))
             else:
-                gradient_u = self._potential_gradient(self.potential.frozen_gradient(xp))
-                velocity = self.kinetic.frozen_velocity(xp)
-
-            def noise(shape):
-                sample = torch.randn(shape, generator=generator, dtype=q0.dtype, device=q0.device)
-                return freeze(sample, xp)
-
-            q, p = (q0, p0) if differentiable else (freeze(q0, xp), freeze(p0, xp))
-            # A diverging rollout is reported once, by _check_finite, not as NumPy warnings per step.
-            with numpy.errstate(over="ignore", invalid="ignore"):
-                qs, ps = _integrate(q, p, steps, self.dt, friction,
-                                    temperature, noise, record_every, gradient_u, velocity, self.hamiltonian)
-            traj = Trajectory(_to_torch(xp.stack(qs)), _to_torch(xp.stack(ps)))
+                with torch.set_grad_enabled(differentiable):
+                    traj = self._integrate(q0, p0, steps, friction, temperature, noise, record_every, xp,
+                                           taped=differentiable)
         if check_finite:
             _check_finite(traj, self.dt * record_every)
         return traj
 
-    def _inference_backend(self, q0, friction):
+    def _integrate(self, q0, p0, steps, friction, temperature, noise, record_every, xp, taped) -> Trajectory:
+        """The rollout on arrays of namespace ``xp``; ``taped``: with the weights' autograd graph."""
+        if taped:
+            gradient_u = with_confinement(self.potential.gradient, self.alpha)
+            velocity = self.kinetic.velocity
+            q, p = q0, p0
+        else:
+            gradient_u = with_confinement(self.potential.frozen_gradient(xp), self.alpha)
+            velocity = self.kinetic.frozen_velocity(xp)
+            q, p = freeze(q0, xp), freeze(p0, xp)
+        # A diverging rollout is reported once, by _check_finite, not as NumPy warnings per step.
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            qs, ps = integrate(q, p, steps, self.dt, friction, temperature, noise, record_every, gradient_u,
+                               velocity, self.hamiltonian)
+        return Trajectory(_to_torch(xp.stack(qs)), _to_torch(xp.stack(ps)))
+
+    def _array_backend(self, q0, friction):
         """NumPy where it is exact and faster (a closed-form gradient on the CPU, state-free
         friction); PyTorch otherwise."""
         state_free = isinstance(friction, (ConstantFriction, AnnealedFriction))
@@ -198,30 +208,6 @@ class CHLU(nn.Module):
         config = dict(config)
         potential = potential_from_config(config.pop("potential"))
         return cls(potential=potential, **config)
-
-
-def _integrate(q, p, steps, dt, friction, temperature, noise, record_every, gradient_u, velocity,
-               energy):
-    """The one rollout loop: dissipative velocity Verlet, with friction and Langevin noise from the
-    schedules. Works on torch tensors or NumPy arrays alike; returns lists of recorded q and p."""
-    half_dt = 0.5 * dt
-    qs, ps = [q], [p]
-    grad_u = gradient_u(q)  # reused: the second half-kick's gradient is the next step's first
-    for t in range(steps):
-        gamma = friction(t, steps, q, p, energy)
-        p = p - half_dt * grad_u
-        q = q + dt * velocity(p)
-        grad_u = gradient_u(q)
-        p = p - half_dt * grad_u
-        if isinstance(gamma, torch.Tensor) or gamma != 0.0:
-            p = p * (1.0 - gamma)
-            if temperature is not None:
-                sigma = (2.0 * gamma * temperature(t, steps) * dt) ** 0.5
-                p = p + sigma * noise(p.shape)
-        if (t + 1) % record_every == 0:
-            qs.append(q)
-            ps.append(p)
-    return qs, ps
 
 
 def _to_torch(x):

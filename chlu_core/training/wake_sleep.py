@@ -103,7 +103,8 @@ def rollout_observed(unit: CHLU, start: torch.Tensor, steps: int) -> torch.Tenso
 def max_log_singular_value(unit: CHLU, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of the largest log singular value of the one-step Jacobian ∂z'/∂z."""
     def step(z):
-        traj = unit.rollout(z[None, :unit.dim], z[None, unit.dim:], 1, check_finite=False)
+        traj = unit.rollout(z[None, :unit.dim], z[None, unit.dim:], 1, check_finite=False,
+                            twice_differentiable=True)
         return torch.cat([traj.q[-1, 0], traj.p[-1, 0]])
     jacobians = torch.stack([torch.autograd.functional.jacobian(step, z, create_graph=True)
                              for z in torch.cat([q, p], dim=-1)])
