@@ -11,9 +11,10 @@ from typing import Optional
 
 import numpy
 import torch
+from torch.autograd.function import once_differentiable
 from torch import nn
 
-from ._backend import freeze
+from ._backend import freeze, numpy_threads_like_torch
 from .unit import Trajectory, check_dt, check_state
 
 
@@ -152,23 +153,26 @@ class NeuralODEBaseline(_Baseline):
         return self.field(x)
 
     def _solve(self, x0: torch.Tensor, steps: int) -> torch.Tensor:
-        if self.method == "rk4" and x0.device.type == "cpu" and not torch.is_grad_enabled():
-            return torch.from_numpy(_rk4_three_eighths(self._frozen_field(), freeze(x0, numpy), self.dt, steps))
+        if self.method == "rk4" and x0.device.type == "cpu" and self._mlp_field():
+            if not torch.is_grad_enabled():
+                with numpy_threads_like_torch():
+                    return torch.from_numpy(_rk4_three_eighths(self._frozen_field(), freeze(x0, numpy), self.dt,
+                                                               steps))
+            return _RK4Adjoint.apply(self, steps, x0, *self.field.parameters())
         from torchdiffeq import odeint  # here, not at the top: it imports SciPy (0.4 s of the dashboard's start)
         times = torch.arange(steps + 1, dtype=x0.dtype, device=x0.device) * self.dt
         return odeint(self, x0, times, method=self.method, options={"step_size": self.dt})
 
-    def _frozen_field(self):
-        """The vector field on NumPy arrays ``(batch, 2·dim)``, weights copied once."""
-        layers = [(freeze(layer.weight.T.contiguous(), numpy), freeze(layer.bias, numpy))
-                  for layer in self.field if isinstance(layer, nn.Linear)]
+    def _mlp_field(self) -> bool:
+        """Whether the field is the MLP this class builds (Linear layers with tanh between), which the
+        NumPy paths compute by hand; any other field module is solved by torchdiffeq."""
+        kinds = [type(layer) for layer in self.field] if isinstance(self.field, nn.Sequential) else []
+        return len(kinds) % 2 == 1 and all(kind is (nn.Linear if i % 2 == 0 else nn.Tanh)
+                                           for i, kind in enumerate(kinds))
 
-        def field(x):
-            for weight_t, bias in layers[:-1]:
-                x = numpy.tanh(x @ weight_t + bias)
-            weight_t, bias = layers[-1]
-            return x @ weight_t + bias
-        return field
+    def _frozen_field(self) -> "_FrozenField":
+        """The vector field on NumPy arrays ``(batch, 2·dim)``, weights copied once."""
+        return _FrozenField([layer for layer in self.field if isinstance(layer, nn.Linear)])
 
     def training_loss(self, window: torch.Tensor) -> torch.Tensor:
         """MSE of the solution from ``window[0]`` over the whole window ``(time, batch, 2·dim)``."""
@@ -204,3 +208,116 @@ def _rk4_three_eighths(field, x0: numpy.ndarray, dt: float, steps: int) -> numpy
         k4 = field(x + dt * (k1 - k2 + k3))
         states[step] = x = x + (k1 + 3.0 * (k2 + k3) + k4) * (dt * 0.125)
     return states
+
+
+class _FrozenField:
+    """An MLP field x ↦ W_n tanh(… tanh(W_1 x + b_1) …) + b_n on NumPy arrays ``(batch, 2·dim)``.
+
+    With a :class:`_Tape` set, each evaluation also keeps its input and hidden activations there:
+    the reverse pass of a training solve needs them, and they are the same arrays, so the recorded
+    solve rounds exactly as the inference solve.
+    """
+
+    def __init__(self, linears):
+        self.forward_weights = [freeze(layer.weight.T.contiguous(), numpy) for layer in linears]  # (in, out)
+        self.backward_weights = [freeze(layer.weight, numpy) for layer in linears]  # (out, in), contiguous
+        self.biases = [freeze(layer.bias, numpy) for layer in linears]
+        self.tape: Optional[_Tape] = None
+
+    def __call__(self, x):
+        tape = self.tape
+        if tape is not None:
+            tape.inputs[tape.count] = x
+        for k, (weight_t, bias) in enumerate(zip(self.forward_weights[:-1], self.biases)):
+            out = None if tape is None else tape.hidden[k][tape.count]
+            x = numpy.tanh(x @ weight_t + bias, out=out)
+        if tape is not None:
+            tape.count += 1
+        return x @ self.forward_weights[-1] + self.biases[-1]
+
+    def vjp(self, evaluation: int, adjoint):
+        """(∂f/∂x)ᵀ ``adjoint`` ``(batch, 2·dim)`` at the taped ``evaluation``; keeps the adjoints of the
+        outputs of every linear layer on the tape, for :meth:`weight_gradients`."""
+        tape = self.tape
+        tape.output_adjoints[-1][evaluation] = adjoint
+        for k in reversed(range(len(tape.hidden))):
+            upstream = adjoint @ self.backward_weights[k + 1]
+            h = tape.hidden[k][evaluation]
+            adjoint = tape.output_adjoints[k][evaluation] = upstream - upstream * h * h  # tanh' = 1 − h²
+        return adjoint @ self.backward_weights[0]
+
+    def weight_gradients(self) -> list:
+        """Gradients of (weight, bias) of every linear layer, in the field's parameter order, summed over
+        all taped evaluations: one product each over all of them (by torch: its tall-and-thin products
+        and column sums are faster than NumPy's)."""
+        tape = self.tape
+        grads = []
+        for layer_input, output_adjoint in zip([tape.inputs] + tape.hidden, tape.output_adjoints):
+            rows_in = torch.from_numpy(layer_input.reshape(-1, layer_input.shape[-1]))
+            rows_out = torch.from_numpy(output_adjoint.reshape(-1, output_adjoint.shape[-1]))
+            grads += [rows_out.T @ rows_in, rows_out.sum(0)]
+        return grads
+
+
+class _Tape:
+    """Per evaluation of a frozen field: its input ``(evaluations, batch, in)``, its hidden activations and
+    (filled by the reverse pass) the adjoints of every linear layer's output."""
+
+    def __init__(self, field: _FrozenField, evaluations: int, x0: numpy.ndarray):
+        def buffer(width):
+            return numpy.empty((evaluations, x0.shape[0], width), dtype=x0.dtype)
+        widths = [weight_t.shape[1] for weight_t in field.forward_weights]
+        self.inputs = buffer(x0.shape[1])
+        self.hidden = [buffer(width) for width in widths[:-1]]
+        self.output_adjoints = [buffer(width) for width in widths]
+        self.count = 0
+
+
+class _RK4Adjoint(torch.autograd.Function):
+    """x0 ↦ the 3/8-rule RK4 solution ``(steps + 1, batch, 2·dim)`` of the NODE's MLP field, solved in
+    NumPy and differentiated by hand: the exact discrete adjoint of each RK4 step (vector–Jacobian
+    products of the field at the taped stage inputs), then every weight gradient as one product over all
+    stages. Taped by autograd, each step costs some forty operations of per-call overhead; this gives
+    autograd's gradients to rounding (tests/test_baselines.py)."""
+
+    @staticmethod
+    def forward(ctx, model, steps, x0, *weights):
+        field = model._frozen_field()
+        x0 = freeze(x0, numpy)
+        field.tape = _Tape(field, 4 * steps, x0)
+        with numpy_threads_like_torch():
+            states = _rk4_three_eighths(field, x0, model.dt, steps)
+        ctx.field, ctx.dt = field, model.dt
+        return torch.from_numpy(states)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_states):
+        with numpy_threads_like_torch():
+            adjoint_x0 = _rk4_reverse(ctx.field, ctx.dt, freeze(grad_states, numpy))
+            weight_grads = ctx.field.weight_gradients()
+        return (None, None, torch.from_numpy(adjoint_x0), *weight_grads)
+
+
+def _rk4_reverse(field: _FrozenField, dt: float, adjoint_states: numpy.ndarray) -> numpy.ndarray:
+    """The adjoint of x0 ``(batch, 2·dim)`` from the adjoints of every state of the solve, walking the
+    steps of :func:`_rk4_three_eighths` backwards: x' = x + (dt/8)(k1 + 3 k2 + 3 k3 + k4) with
+    k1 = f(x), k2 = f(x + dt k1/3), k3 = f(x + dt (k2 − k1/3)), k4 = f(x + dt (k1 − k2 + k3))."""
+    eighth = dt * 0.125
+    adjoint = adjoint_states[-1]
+    for step in reversed(range(adjoint_states.shape[0] - 1)):
+        stage = 4 * step  # tape index of this step's k1
+        adjoint_k1, adjoint_k2 = eighth * adjoint, 3.0 * eighth * adjoint
+        adjoint_k3, adjoint_k4 = adjoint_k2, adjoint_k1
+        # Each stage input x + dt·(…) passes its adjoint μ to x, and dt·μ to the earlier k's it combines.
+        mu = field.vjp(stage + 3, adjoint_k4)
+        adjoint_x = adjoint + mu
+        adjoint_k1, adjoint_k2, adjoint_k3 = adjoint_k1 + dt * mu, adjoint_k2 - dt * mu, adjoint_k3 + dt * mu
+        mu = field.vjp(stage + 2, adjoint_k3)
+        adjoint_x = adjoint_x + mu
+        adjoint_k1, adjoint_k2 = adjoint_k1 - (dt / 3.0) * mu, adjoint_k2 + dt * mu
+        mu = field.vjp(stage + 1, adjoint_k2)
+        adjoint_x = adjoint_x + mu
+        adjoint_k1 = adjoint_k1 + (dt / 3.0) * mu
+        adjoint = adjoint_x + field.vjp(stage, adjoint_k1) + adjoint_states[step]
+    return adjoint
