@@ -60,8 +60,11 @@ class Potential(nn.Module):
         return gradient
 
     def frozen_curvature(self, q, xp=torch):
-        """The gradient at the states ``q`` ``(time, batch, dim)`` and ``(t, v) ↦ ∇²V(q[t]) v``, for the
-        hand-written reverse pass of a rollout; required where :attr:`supports_numpy` is set."""
+        """Linearise ∂V/∂q at the states ``q`` ``(time, batch, dim)`` for the hand-written reverse pass of
+        a rollout (no graph); required where :attr:`supports_numpy` is set. Returns an object with
+        ``gradient`` ``(time, batch, dim)``, ``hessian_vector_product(t, v)`` for ``v`` ``(batch, dim)``
+        and ``weight_gradients()``: Σ_t of ∂(∂V/∂q(q[t]) · v_t)/∂θ over the products asked for, one
+        tensor (or None) per parameter in ``parameters()`` order."""
         raise NotImplementedError
 
     def config(self) -> dict:
@@ -128,40 +131,8 @@ class MLPPotential(Potential):
         weights = self._frozen_weights(xp)
         return lambda q: self._gradient(q, weights, xp)
 
-    def frozen_curvature(self, q, xp=torch):
-        """Linearise ∂V/∂q at the states ``q`` ``(time, batch, dim)`` for a reverse pass (no graph).
-
-        Returns the gradient ∂V/∂q at every state, ``(time, batch, dim)``, and a function
-        ``(t, v) ↦ ∇²V(q[t]) v`` of ``v`` ``(batch, dim)``. The Hessian–vector product is the
-        tangent of the hand-written gradient: with slopes s_k = 1 − h_k² and a_k = ∂V/∂h_k,
-        d(s_k ⊙ a_k) = −2 h_k s_k a_k ⊙ dz_k + s_k ⊙ da_k; every factor not depending on v is
-        computed here, for all states at once, so that each call costs 2·depth products.
-        """
-        weights = self._frozen_weights(xp)
-        activations = self._activations(q, weights, xp)
-        slopes = [1.0 - h * h for h in activations]
-        curvatures = []  # −2 h_k s_k a_k, last layer first
-        upstream = weights.readout
-        for backward, h, slope in zip(reversed(weights.backward), reversed(activations), reversed(slopes)):
-            curvatures.append(-2.0 * h * slope * upstream)
-            upstream = (upstream - upstream * h * h) @ backward  # as in _gradient, to the same rounding
-        curvatures.reverse()
-
-        backward = [freeze(l.weight, xp) for l in self.layers]  # contiguous: faster in each call below
-
-        def hessian_vector_product(t, v):
-            tangent = v @ weights.forward[0]
-            pre_activations = [tangent]  # dz_k = (s_{k−1} ⊙ dz_{k−1}) W_kᵀ
-            for forward, slope in zip(weights.forward[1:], slopes):
-                tangent = (slope[t] * tangent) @ forward
-                pre_activations.append(tangent)
-            upstream = None  # da_k, zero at the read-out
-            for weight, slope, curvature, dz in zip(reversed(backward), reversed(slopes), reversed(curvatures),
-                                                    reversed(pre_activations)):
-                du = curvature[t] * dz if upstream is None else curvature[t] * dz + slope[t] * upstream
-                upstream = du @ weight
-            return upstream
-        return upstream, hessian_vector_product
+    def frozen_curvature(self, q, xp=torch) -> "_MLPLinearisation":
+        return _MLPLinearisation(self, q, xp)
 
     def config(self):
         return {"kind": "mlp", "dim": self.dim, "hidden": self.hidden, "depth": self.depth}
@@ -193,6 +164,73 @@ class ConvPotential(Potential):
 
     def config(self):
         return {"kind": "conv", "dim": self.dim, "channels": list(self.channels), "scale": self.scale}
+
+
+class _MLPLinearisation:
+    """:meth:`Potential.frozen_curvature` of an :class:`MLPPotential`.
+
+    The gradient is g = a_0 with a_K = r (the read-out), u_k = s_k ⊙ a_k, a_{k−1} = u_k W_k, and slopes
+    s_k = 1 − h_k². ∇²V v is the reverse-mode derivative of g · v with respect to q (the Hessian is
+    symmetric), and the same pass yields the weights' derivative: walking the chain with ā_0 = v,
+    ū_k = ā_{k−1} W_kᵀ, ā_k = s_k ⊙ ū_k, then z̄_k = c_k ⊙ ū_k + s_k ⊙ z̄_{k+1} W_{k+1} with
+    c_k = −2 h_k s_k a_k, and q̄ = z̄_1 W_1. Per product it costs 2·depth matrix products; the
+    adjoints it passes are kept so that :meth:`weight_gradients` is one product per weight over all
+    states: W̄_k = u_kᵀ ā_{k−1} + z̄_kᵀ h_{k−1}, b̄_k = Σ z̄_k, r̄ = Σ s_K ⊙ ū_K.
+    """
+
+    def __init__(self, potential: MLPPotential, q, xp):
+        self.potential, self.xp, self.q = potential, xp, q
+        weights = potential._frozen_weights(xp)
+        self.forward = weights.forward
+        self.backward = [freeze(l.weight, xp) for l in potential.layers]  # contiguous: faster than the views
+        self.activations = potential._activations(q, weights, xp)
+        self.slopes = [1.0 - h * h for h in self.activations]
+        self.sensitivities = []  # u_k = s_k ⊙ a_k
+        self.curvatures = []  # c_k
+        upstream = weights.readout
+        for backward, h, slope in zip(reversed(weights.backward), reversed(self.activations), reversed(self.slopes)):
+            self.sensitivities.insert(0, slope * upstream)
+            self.curvatures.insert(0, -2.0 * h * slope * upstream)
+            upstream = (upstream - upstream * h * h) @ backward  # as in _gradient, to the same rounding
+        self.gradient = upstream
+        # Adjoints passed by each product, zero at states never asked for.
+        zeros = (lambda like: xp.zeros_like(like))
+        self.chain_adjoints = [zeros(q)] + [zeros(h) for h in self.activations[:-1]]  # ā_{k−1}
+        self.output_adjoint = zeros(self.activations[-1])  # ū_K
+        self.pre_activation_adjoints = [zeros(h) for h in self.activations]  # z̄_k
+
+    def hessian_vector_product(self, t, v):
+        """∇²V(q[t]) v for ``v`` ``(batch, dim)``; remembered for :meth:`weight_gradients`."""
+        self.chain_adjoints[0][t] = v
+        chain_out = []  # ū_k
+        for k, forward in enumerate(self.forward):
+            chain_out.append(self.chain_adjoints[k][t] @ forward)
+            if k + 1 < len(self.forward):
+                self.chain_adjoints[k + 1][t] = self.slopes[k][t] * chain_out[k]
+        self.output_adjoint[t] = chain_out[-1]
+        downstream = None  # z̄_{k+1} W_{k+1}
+        for k in reversed(range(len(self.forward))):
+            z_bar = self.curvatures[k][t] * chain_out[k]
+            if downstream is not None:
+                z_bar = z_bar + self.slopes[k][t] * downstream
+            self.pre_activation_adjoints[k][t] = z_bar
+            downstream = z_bar @ self.backward[k]
+        return downstream
+
+    def weight_gradients(self) -> list:
+        """Σ over the products asked for of ∂(g · v)/∂θ, per parameter of the potential (products by torch,
+        faster than NumPy's for these tall-and-thin shapes); the read-out bias gets None."""
+        def rows(array):
+            return torch.as_tensor(array).reshape(-1, array.shape[-1])
+        grads = []
+        inputs = [self.q] + self.activations[:-1]
+        for k in range(len(self.forward)):
+            z_bar = rows(self.pre_activation_adjoints[k])
+            weight = (rows(self.sensitivities[k]).T @ rows(self.chain_adjoints[k])
+                      + z_bar.T @ rows(inputs[k]))
+            grads += [weight, z_bar.sum(0)]
+        readout = (rows(self.output_adjoint) * rows(self.slopes[-1])).sum(0, keepdim=True)
+        return grads + [readout, None]
 
 
 def potential_from_config(config: dict) -> Potential:

@@ -109,55 +109,51 @@ class _Rollout:
         span = max(1, _ROWS_PER_SPAN // batch)
         for start in reversed(range(0, max(steps, 1), span)):
             stop = min(start + span, steps)
-            hessian_u, half_momenta, velocity_vjp = self._linearise(start, stop)
-            # Adjoints of g at the states start … stop and of q̇ at the steps start … stop − 1.
-            adjoint_gradient = numpy.zeros((stop - start + 1, *adjoint_p.shape), adjoint_p.dtype)
+            curvature, hessian_u, half_momenta, velocity_vjp = self._linearise(start, stop)
+            # Adjoints of q̇ at the steps start … stop − 1; those of g = ∂U/∂q are kept by the curvature.
             adjoint_velocity = numpy.empty((stop - start, *adjoint_p.shape), adjoint_p.dtype)
             for i, gamma in reversed(list(enumerate(frictions[start:stop]))):
                 t = start + i
                 adjoint_kicked = adjoint_p if gamma == 0.0 else (1.0 - gamma) * adjoint_p
-                adjoint_gradient[i + 1] = -half_dt * (adjoint_kicked + adjoint_half)
-                adjoint_q = adjoint_q + hessian_u(i + 1, adjoint_gradient[i + 1])
+                adjoint_q = adjoint_q + hessian_u(i + 1, -half_dt * (adjoint_kicked + adjoint_half))
                 adjoint_velocity[i] = dt * adjoint_q
                 adjoint_half = adjoint_kicked + velocity_vjp(i, adjoint_velocity[i])
                 adjoint_p = adjoint_half + adjoint_ps[t]
                 adjoint_q = adjoint_q + adjoint_qs[t]
             if start == 0:
-                adjoint_gradient[0] = -half_dt * adjoint_half
-                adjoint_q = adjoint_q + hessian_u(0, adjoint_gradient[0])
-            span_grads = self._weight_gradients(weights, start, stop, adjoint_gradient, adjoint_velocity,
-                                                half_momenta)
+                adjoint_q = adjoint_q + hessian_u(0, -half_dt * adjoint_half)
+            span_grads = self._weight_gradients(weights, curvature, adjoint_velocity, half_momenta)
             weight_grads = [a if b is None else b if a is None else a + b for a, b in zip(weight_grads, span_grads)]
         return adjoint_q, adjoint_p, weight_grads
 
     def _linearise(self, start: int, stop: int):
-        """For the steps start … stop − 1: ``(i, v) ↦ ∇²U v`` at state start + i, the half-step momenta
-        p½ ``(stop − start, batch, dim)`` and ``(i, λ) ↦ (∂q̇/∂p)ᵀ λ`` at p½ of step start + i."""
+        """For the steps start … stop − 1: the potential's linearisation at the states start … stop,
+        ``(i, v) ↦ ∇²U v`` at state start + i (the products it remembers for the weights), the half-step
+        momenta p½ ``(stop − start, batch, dim)`` and ``(i, λ) ↦ (∂q̇/∂p)ᵀ λ`` at p½ of step start + i."""
         unit = self.unit
         states_q, states_p = (states[start:stop + 1] for states in self.states)
-        gradient_v, hessian_v = unit.potential.frozen_curvature(states_q, numpy)
+        curvature = unit.potential.frozen_curvature(states_q, numpy)
         two_alpha = 2.0 * unit.alpha
 
         def hessian_u(i, v):  # ∇²U = ∇²V + 2α I
-            return hessian_v(i, v) + two_alpha * v
-        half_momenta = states_p[:-1] - (0.5 * unit.dt) * (gradient_v[:-1] + two_alpha * states_q[:-1])
-        return hessian_u, half_momenta, unit.kinetic.frozen_velocity_vjp(half_momenta, numpy)
+            return curvature.hessian_vector_product(i, v) + two_alpha * v
+        half_momenta = states_p[:-1] - (0.5 * unit.dt) * (curvature.gradient[:-1] + two_alpha * states_q[:-1])
+        return curvature, hessian_u, half_momenta, unit.kinetic.frozen_velocity_vjp(half_momenta, numpy)
 
-    def _weight_gradients(self, weights, start, stop, adjoint_gradient, adjoint_velocity, half_momenta):
-        """The rollout depends on the weights θ only through ∂V/∂q at each state and q̇ at each half-step
-        momentum: one autograd call gives Σ λ_g · ∂(∂V/∂q)/∂θ + Σ λ_q̇ · ∂q̇/∂θ over the states start …
-        stop and the steps start … stop − 1."""
+    def _weight_gradients(self, weights, curvature, adjoint_velocity, half_momenta):
+        """The rollout depends on the weights θ only through ∂V/∂q at each state (the curvature's
+        Hessian–vector products were taken with the adjoints λ_g of those gradients, so it gives
+        Σ λ_g · ∂(∂V/∂q)/∂θ) and through q̇ at each half-step momentum (one autograd call for
+        Σ λ_q̇ · ∂q̇/∂θ). One gradient per entry of ``weights``, None where unused."""
         unit = self.unit
-        as_tensor = torch.from_numpy
-        with torch.enable_grad():
-            surrogate = (unit.potential.gradient(as_tensor(self.states[0][start:stop + 1]))
-                         * as_tensor(adjoint_gradient)).sum()
-            if any(True for _ in unit.kinetic.parameters()):
-                surrogate = surrogate + (unit.kinetic.velocity(as_tensor(half_momenta))
-                                         * as_tensor(adjoint_velocity)).sum()
-            needed = [w for w in weights if w.requires_grad]
-            grads = iter(torch.autograd.grad(surrogate, needed, allow_unused=True))
-        return [next(grads) if w.requires_grad else None for w in weights]
+        grads = dict(zip(map(id, unit.potential.parameters()), curvature.weight_gradients()))
+        mass_weights = [w for w in unit.kinetic.parameters() if w.requires_grad]
+        if mass_weights:
+            with torch.enable_grad():
+                surrogate = (unit.kinetic.velocity(torch.from_numpy(half_momenta))
+                             * torch.from_numpy(adjoint_velocity)).sum()
+                grads.update(zip(map(id, mass_weights), torch.autograd.grad(surrogate, mass_weights)))
+        return [grads.get(id(w)) if w.requires_grad else None for w in weights]
 
 
 class _VerletAdjoint(torch.autograd.Function):
