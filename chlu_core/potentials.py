@@ -6,7 +6,7 @@ returns a graph-free function for fast inference rollouts.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import torch
 from torch import nn
@@ -29,7 +29,7 @@ class _MLPWeights(NamedTuple):
 class Potential(nn.Module):
     """Base class. Subclasses implement ``forward(q) -> (batch,)``; the gradient defaults to autograd."""
 
-    supports_numpy = False  # closed-form frozen_gradient and frozen_curvature on NumPy arrays
+    supports_numpy = False  # closed-form frozen_gradient (with a record) and frozen_curvature on NumPy arrays
 
     def __init__(self, dim: int):
         super().__init__()
@@ -59,9 +59,10 @@ class Potential(nn.Module):
             return grad
         return gradient
 
-    def frozen_curvature(self, q, xp=torch):
+    def frozen_curvature(self, q, xp=torch, recorded: Optional[list] = None):
         """Linearise ∂V/∂q at the states ``q`` ``(time, batch, dim)`` for the hand-written reverse pass of
-        a rollout (no graph); required where :attr:`supports_numpy` is set. Returns an object with
+        a rollout (no graph); required where :attr:`supports_numpy` is set. ``recorded``: what
+        ``frozen_gradient(xp, record=…)`` recorded at these states (one entry each), reused. Returns an object with
         ``gradient`` ``(time, batch, dim)``, ``hessian_vector_product(t, v)`` for ``v`` ``(batch, dim)``
         and ``weight_gradients()``: Σ_t of ∂(∂V/∂q(q[t]) · v_t)/∂θ over the products asked for, one
         tensor (or None) per parameter in ``parameters()`` order."""
@@ -106,12 +107,17 @@ class MLPPotential(Potential):
         return activations
 
     @classmethod
-    def _gradient(cls, q, weights: "_MLPWeights", xp):
+    def _gradient(cls, q, weights: "_MLPWeights", xp, record: Optional[list] = None):
         # Forward pass keeping the activations, then the chain rule back by hand:
-        # ∂V/∂h_{k−1} = [(1 − h_k²) ⊙ ∂V/∂h_k] W_k.
+        # a_{k−1} = ∂V/∂h_{k−1} = [(1 − h_k²) ⊙ a_k] W_k, from a_depth = the read-out to a_0 = ∂V/∂q.
+        activations = cls._activations(q, weights, xp)
         upstream = weights.readout
-        for backward, h in zip(reversed(weights.backward), reversed(cls._activations(q, weights, xp))):
+        chain = [upstream]
+        for backward, h in zip(reversed(weights.backward), reversed(activations)):
             upstream = (upstream - upstream * h * h) @ backward
+            chain.append(upstream)
+        if record is not None:
+            record.append((activations, chain[::-1]))  # h_1 … h_depth and a_0 … a_depth
         return upstream
 
     def gradient(self, q):
@@ -127,12 +133,16 @@ class MLPPotential(Potential):
         return _MLPWeights(forward, [weight_t.T for weight_t in forward], [freeze(l.bias, xp) for l in self.layers],
                            freeze(self.readout.weight, xp))
 
-    def frozen_gradient(self, xp=torch):
+    def frozen_gradient(self, xp=torch, record: Optional[list] = None):
+        """As :meth:`Potential.frozen_gradient`; with a ``record`` list, each call also appends its
+        activations and chain-rule factors there, which :meth:`frozen_curvature` can then reuse."""
         weights = self._frozen_weights(xp)
-        return lambda q: self._gradient(q, weights, xp)
+        return lambda q: self._gradient(q, weights, xp, record)
 
-    def frozen_curvature(self, q, xp=torch) -> "_MLPLinearisation":
-        return _MLPLinearisation(self, q, xp)
+    def frozen_curvature(self, q, xp=torch, recorded: Optional[list] = None) -> "_MLPLinearisation":
+        """As :meth:`Potential.frozen_curvature`; ``recorded``: what :meth:`frozen_gradient` recorded at the
+        states ``q``, one entry per state, so that they are not computed again."""
+        return _MLPLinearisation(self, q, xp, recorded)
 
     def config(self):
         return {"kind": "mlp", "dim": self.dim, "hidden": self.hidden, "depth": self.depth}
@@ -178,21 +188,23 @@ class _MLPLinearisation:
     states: W̄_k = u_kᵀ ā_{k−1} + z̄_kᵀ h_{k−1}, b̄_k = Σ z̄_k, r̄ = Σ s_K ⊙ ū_K.
     """
 
-    def __init__(self, potential: MLPPotential, q, xp):
+    def __init__(self, potential: MLPPotential, q, xp, recorded: Optional[list]):
         self.potential, self.xp, self.q = potential, xp, q
         weights = potential._frozen_weights(xp)
         self.forward = weights.forward
         self.backward = [freeze(l.weight, xp) for l in potential.layers]  # contiguous: faster than the views
-        self.activations = potential._activations(q, weights, xp)
+        if recorded is None:  # all states in one batch
+            recorded = []
+            potential._gradient(q, weights, xp, recorded)
+            self.activations, chain = recorded[0]
+        else:
+            self.activations = [xp.stack(per_layer) for per_layer in zip(*(entry[0] for entry in recorded))]
+            chain = [xp.stack(per_layer) for per_layer in zip(*(entry[1][:-1] for entry in recorded))]
+            chain.append(weights.readout)
+        self.gradient = chain[0]
         self.slopes = [1.0 - h * h for h in self.activations]
-        self.sensitivities = []  # u_k = s_k ⊙ a_k
-        self.curvatures = []  # c_k
-        upstream = weights.readout
-        for backward, h, slope in zip(reversed(weights.backward), reversed(self.activations), reversed(self.slopes)):
-            self.sensitivities.insert(0, slope * upstream)
-            self.curvatures.insert(0, -2.0 * h * slope * upstream)
-            upstream = (upstream - upstream * h * h) @ backward  # as in _gradient, to the same rounding
-        self.gradient = upstream
+        self.sensitivities = [slope * upstream for slope, upstream in zip(self.slopes, chain[1:])]  # u_k = s_k a_k
+        self.curvatures = [-2.0 * h * u for h, u in zip(self.activations, self.sensitivities)]  # c_k
         # Adjoints passed by each product, zero at states never asked for.
         zeros = (lambda like: xp.zeros_like(like))
         self.chain_adjoints = [zeros(q)] + [zeros(h) for h in self.activations[:-1]]  # ā_{k−1}

@@ -59,7 +59,7 @@ def adjoint_rollout(unit, q0: torch.Tensor, p0: torch.Tensor, steps: int, fricti
     """Recorded states ``(qs, ps)``, each ``(steps // record_every + 1, batch, dim)``, differentiable
     with respect to ``q0``, ``p0`` and the unit's weights by the hand-written reverse pass.
 
-    Needs a potential with ``frozen_curvature`` (NumPy), CPU tensors and a state-free friction
+    Needs a potential that supports NumPy (``frozen_gradient`` with a ``record``, ``frozen_curvature``), CPU tensors and a state-free friction
     schedule (its γ_t may not depend on the state); ``noise(shape)`` returns NumPy arrays. Langevin
     noise is additive and independent of the state, so the reverse pass ignores it. The reverse pass
     cannot itself be differentiated (no double backward).
@@ -75,10 +75,12 @@ class _Rollout:
         self.unit, self.steps, self.friction = unit, steps, friction
         self.temperature, self.noise, self.record_every = temperature, noise, record_every
         self.states = None  # (q, p), each (steps + 1, batch, dim): every state, recorded or not
+        self.potential_record = []  # per state, the activations of the potential's gradient, for its curvature
 
     def forward(self, q0: numpy.ndarray, p0: numpy.ndarray):
         unit = self.unit
-        gradient_u = with_confinement(unit.potential.frozen_gradient(numpy), unit.alpha)
+        gradient_u = with_confinement(unit.potential.frozen_gradient(numpy, record=self.potential_record),
+                                      unit.alpha)
         # A diverging rollout is reported once, by the caller's finiteness check, not as NumPy warnings.
         with numpy.errstate(over="ignore", invalid="ignore"):
             qs, ps = integrate(q0, p0, self.steps, unit.dt, self.friction, self.temperature, self.noise, 1,
@@ -132,7 +134,8 @@ class _Rollout:
         momenta p½ ``(stop − start, batch, dim)`` and ``(i, λ) ↦ (∂q̇/∂p)ᵀ λ`` at p½ of step start + i."""
         unit = self.unit
         states_q, states_p = (states[start:stop + 1] for states in self.states)
-        curvature = unit.potential.frozen_curvature(states_q, numpy)
+        curvature = unit.potential.frozen_curvature(states_q, numpy,
+                                                    recorded=self.potential_record[start:stop + 1])
         two_alpha = 2.0 * unit.alpha
 
         def hessian_u(i, v):  # ∇²U = ∇²V + 2α I

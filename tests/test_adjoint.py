@@ -1,10 +1,11 @@
 """The hand-written reverse pass of a training rollout (chlu_core.verlet) gives autograd's gradients."""
 import functools
 
+import numpy
 import pytest
 import torch
 
-from chlu_core import AnnealedFriction, ConstantTemperature, ConvPotential, EnergyGovernor
+from chlu_core import AnnealedFriction, ConstantTemperature, ConvPotential, EnergyGovernor, MLPPotential
 from chlu_core import verlet
 from chlu_core.training.wake_sleep import WakeSleepConfig, WakeSleepTrainer
 from chlu_core.unit import CHLU
@@ -134,3 +135,20 @@ def test_state_dependent_friction_and_conv_potentials_are_taped():
     assert "VerletAdjoint" not in type(traj.q.grad_fn).__name__
     traj = unit.rollout(q0, p0, 5)
     assert "VerletAdjoint" in type(traj.q.grad_fn).__name__
+
+
+def test_mlp_curvature_is_the_autograd_hessian_with_or_without_a_record():
+    torch.manual_seed(0)
+    potential = MLPPotential(3, hidden=16, depth=3).double()
+    q = torch.randn(4, 5, 3, dtype=torch.float64)
+    v = torch.randn(5, 3, dtype=torch.float64)
+    hessian = torch.autograd.functional.hessian(lambda x: potential(x).sum(), q[2])  # (5, 3, 5, 3)
+    expected = torch.einsum("bicj,cj->bi", hessian, v)
+    record = []
+    gradient = potential.frozen_gradient(numpy, record=record)
+    for state in q.numpy():
+        gradient(state)
+    for curvature in (potential.frozen_curvature(q.numpy(), numpy),
+                      potential.frozen_curvature(q.numpy(), numpy, recorded=record)):
+        numpy.testing.assert_allclose(curvature.gradient, potential.gradient(q).detach().numpy(), atol=1e-14)
+        numpy.testing.assert_allclose(curvature.hessian_vector_product(2, v.numpy()), expected.numpy(), atol=1e-13)
