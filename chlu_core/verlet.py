@@ -19,7 +19,7 @@ from torch.autograd.function import once_differentiable
 from ._backend import freeze, numpy_threads_like_torch
 
 # States × batch rows linearised at once in the reverse pass: their activations (rows × hidden) stay in
-# the CPU's cache, and the per-span overhead (one autograd call) stays small against the span's work.
+# the CPU's cache, and the per-span overhead (the weight-gradient products) stays small against its work.
 _ROWS_PER_SPAN = 2048
 
 
@@ -59,10 +59,10 @@ def adjoint_rollout(unit, q0: torch.Tensor, p0: torch.Tensor, steps: int, fricti
     """Recorded states ``(qs, ps)``, each ``(steps // record_every + 1, batch, dim)``, differentiable
     with respect to ``q0``, ``p0`` and the unit's weights by the hand-written reverse pass.
 
-    Needs a potential that supports NumPy (``frozen_gradient`` with a ``record``, ``frozen_curvature``), CPU tensors and a state-free friction
-    schedule (its γ_t may not depend on the state); ``noise(shape)`` returns NumPy arrays. Langevin
-    noise is additive and independent of the state, so the reverse pass ignores it. The reverse pass
-    cannot itself be differentiated (no double backward).
+    Needs a potential that supports NumPy (``frozen_gradient`` with a ``record``, ``frozen_curvature``),
+    CPU tensors and a state-free friction schedule (its γ_t may not depend on the state);
+    ``noise(shape)`` returns NumPy arrays. Langevin noise is additive and independent of the state, so
+    the reverse pass ignores it. The reverse pass cannot itself be differentiated (no double backward).
     """
     rollout = _Rollout(unit, steps, friction, temperature, noise, record_every)
     return _VerletAdjoint.apply(rollout, q0, p0, *unit.parameters())
