@@ -34,10 +34,13 @@ def energy_floor(unit: CHLU, trajectories: torch.Tensor, percentile: float = 1.0
 
 
 def friction(mode: str, gamma: float = 0.1, fraction: float = 0.3, strength: float = 1.0,
-             training: torch.Tensor | None = None):
+             training: torch.Tensor | None = None, floor_percentile: float = 1.0, floor_factor: float = 0.99):
     """A function CHLU → its friction schedule under ``mode``: 0 (none), γ for the first ``fraction``
     of the steps (annealed), or γ_t = strength · tanh(max(0, H − E*)) with each unit's own floor E*
-    from the ``training`` trajectories (governor)."""
+    from the ``training`` trajectories (governor): ``floor_factor`` × the ``floor_percentile``-th
+    percentile of their per-trajectory mean H (the authors' 0.99 × 1st percentile by default; H
+    includes the rest energy m₀c², so for large c a factor of 1 keeps the floor at the training
+    energy rather than m₀c²/100 below it)."""
     if mode == "none":
         return lambda unit: 0.0
     if mode == "annealed":
@@ -46,7 +49,7 @@ def friction(mode: str, gamma: float = 0.1, fraction: float = 0.3, strength: flo
     if mode == "governor":
         if training is None:
             raise ValueError("the governor needs the training trajectories to set its energy floor")
-        return lambda unit: EnergyGovernor(energy_floor(unit, training), strength)
+        return lambda unit: EnergyGovernor(energy_floor(unit, training, floor_percentile, floor_factor), strength)
     raise ValueError(f"unknown friction mode {mode!r}; choose one of {', '.join(FRICTION_MODES)}")
 
 

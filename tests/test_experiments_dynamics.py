@@ -37,6 +37,7 @@ def test_paper_presets_follow_the_protocol():
         assert (config.sleep_every, config.sleep_steps, config.persistent_buffer) == (5, 500, True)
     assert (exp1.kinetic, exp1.steps_per_cycle, exp1.train_cycles, exp1.free_run_cycles) == ("newtonian", 125, 3, 50)
     assert (exp2.kinetic, exp2.c, exp2.alpha, exp2.n_train, exp2.n_waves) == ("relativistic", 5.0, 0.05, 80, 100)
+    assert exp2.free_run_friction == "none"  # the paper's free runs are frictionless
 
 
 def test_exp1_quick_runs_end_to_end(exp1_quick, tmp_path):
@@ -90,6 +91,62 @@ def test_exp2_noisy_runs_share_the_noisy_start(exp2_quick):
     for name in ("oracle", "LSTM", "NODE"):
         assert torch.allclose(runs[name][0], runs["oracle"][0], atol=1e-6)
     assert not torch.allclose(runs["oracle"][0], runs["clean"][0])
+
+
+GOVERNED = dict(free_run_friction="governor", governor_strength=0.05, governor_floor_percentile=50.0,
+                governor_floor_factor=1.0)
+
+
+def _energies(unit, run):
+    from chlu_core.training.wake_sleep import initial_momentum
+    with torch.no_grad():
+        return unit.hamiltonian(run[..., :1].reshape(-1, 1), initial_momentum(unit, run[..., 1:].reshape(-1, 1))
+                                ).reshape(run.shape[:2])
+
+
+def test_exp2_governor_drains_only_the_chlu_and_only_above_its_floor(exp2_quick):
+    config = dataclasses.replace(sine_waves.PRESETS["quick"], **GOVERNED)
+    unit = exp2_quick.models["CHLU"]
+    floor = sine_waves.free_run_friction(unit, config).energy_floor
+    training = sine_waves.make_data(config)[0]
+    means = _energies(unit, training).mean(0)
+    assert floor == pytest.approx(float(means.double().quantile(0.5)), rel=1e-4, abs=1e-4)  # the 50th percentile, factor 1
+    for name in ("LSTM", "NODE"):
+        assert sine_waves.free_run_friction(exp2_quick.models[name], config) == 0.0
+    governed = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0)
+    free = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0, friction=False)
+    for name in ("LSTM", "NODE", "oracle"):
+        assert torch.equal(governed[name], free[name])
+    energy_governed, energy_free = _energies(unit, governed["CHLU"]), _energies(unit, free["CHLU"])
+    above = energy_free[0] > floor + 1.0
+    below = energy_free.max(0).values < floor  # the governor never acts on these
+    assert above.any() and below.any()
+    # Friction never adds energy: starts well above the floor end near it; the others run freely.
+    assert (energy_governed[-1, above] < energy_free[-1, above] - 0.5).all()
+    assert (energy_governed[-1, above] < floor + 0.5).all()
+    assert torch.allclose(governed["CHLU"][:, below], free["CHLU"][:, below], atol=1e-4)
+
+
+def test_exp2_evaluation_under_friction_keeps_the_frictionless_numbers(exp2_quick):
+    plain = exp2_quick.metrics
+    config = dataclasses.replace(sine_waves.PRESETS["quick"], **GOVERNED)
+    metrics = sine_waves.evaluate(exp2_quick.models, config, seed=0)
+    for name in ("LSTM", "NODE", "oracle"):
+        assert metrics[name] == plain[name]
+    chlu = metrics["CHLU"]
+    for key in ("mse", "max_speed_fd", "max_velocity_channel", "kinetic_discrepancy", "frequency"):
+        assert chlu[key + "_no_friction"] == plain["CHLU"][key]
+    assert chlu["energy_floor"] == sine_waves.free_run_friction(exp2_quick.models["CHLU"], config).energy_floor
+    assert max(chlu["max_velocity_channel"]) <= max(chlu["max_velocity_channel_no_friction"]) + 1e-6
+    figures = sine_waves.figures(exp2_quick.models, config, metrics)
+    assert "CHLU (no friction)" in {trace.name for trace in figures["mse_vs_sigma"].data}
+
+
+def test_exp2_config_rejects_unknown_free_run_friction():
+    with pytest.raises(ValueError, match="free_run_friction"):
+        sine_waves.Config(free_run_friction="sticky")
+    with pytest.raises(ValueError, match="governor_strength"):
+        sine_waves.Config(free_run_friction="governor", governor_strength=0.0)
 
 
 @pytest.mark.parametrize("module", [lemniscate, sine_waves])

@@ -55,3 +55,12 @@ def test_the_governor_floor_is_below_the_training_energies_and_bad_modes_are_cle
         friction("sticky")
     with pytest.raises(ValueError, match="training trajectories"):
         friction("governor")
+
+
+def test_the_governor_floor_can_sit_at_the_median_training_energy():
+    model, training = unit(), sine_waves.make_data(CONFIG)[0]
+    means = energy(model, training).reshape(training.shape[:2]).mean(0)
+    floor = energy_floor(model, training, percentile=50.0, factor=1.0)
+    assert floor == pytest.approx(float(means.double().quantile(0.5)), rel=1e-5, abs=1e-4)
+    schedule = friction("governor", training=training, floor_percentile=50.0, floor_factor=1.0)(model)
+    assert schedule.energy_floor == floor
