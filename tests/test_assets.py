@@ -47,3 +47,29 @@ def test_a_shipped_checkpoint_reproduces_its_recorded_metrics(name):
     metrics = module.evaluate({entry["model"]: model}, config, seed=entry["seed"])[entry["model"]]
     for key, value in entry["metrics"].items():
         _close(value, metrics[key], key)
+
+
+EXP2 = {entry["model"]: entry for entry in ENTRIES.values() if entry["experiment"] == "exp2"}
+
+
+def test_the_shipped_exp2_chlu_keeps_its_speed_limit_and_frequency_with_and_without_friction():
+    metrics = EXP2["CHLU"]["metrics"]
+    for suffix in ("", "_no_friction"):
+        assert max(metrics["max_speed_fd" + suffix]) < metrics["speed_limit"]
+        assert max(metrics["max_velocity_channel" + suffix]) < metrics["speed_limit"]
+        for frequency in metrics["frequency" + suffix]:
+            assert frequency == pytest.approx(metrics["true_frequency"], rel=0.05)
+
+
+def test_the_governor_of_the_shipped_exp2_chlu_brings_it_closer_to_the_clean_waves():
+    """The best preset free-runs the CHLU under the energy governor: at every σ its MSE is at most
+    the frictionless one, and from σ = 0.5 on within the target 1.5 × the oracle's MSE + 0.05.
+    Below σ = 0.5 it is not (see chlu_core.experiments.sine_waves: starts below the governor's floor
+    drift in phase)."""
+    metrics, oracle = EXP2["CHLU"]["metrics"], EXP2["CHLU"]["oracle_metrics"]
+    assert get("exp2").PRESETS[EXP2["CHLU"]["preset"]].free_run_friction == "governor"
+    for governed, free in zip(metrics["mse"], metrics["mse_no_friction"]):
+        assert governed <= free
+    for sigma, mse, best in zip(metrics["sigmas"], metrics["mse"], oracle["mse"]):
+        if sigma >= 0.5:
+            assert mse <= 1.5 * best + 0.05, sigma
