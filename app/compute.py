@@ -18,7 +18,8 @@ from chlu_core.training.wake_sleep import initial_momentum
 
 LEMNISCATE = dict(steps_per_cycle=lemniscate.PRESETS["paper"].steps_per_cycle, dt=0.05)
 SINE = dict(steps_per_cycle=20, dt=0.05)  # x = sin(2πt + φ): one cycle per time unit at dt = 0.05
-NO_FRICTION = ("none", 0.1, 0.3, 1.0)  # (mode, γ, fraction, strength): the Noise page's defaults
+BEST_WAVES = sine_waves.PRESETS["best"]  # the shipped sine-wave models' recipe, its governor included
+NO_FRICTION = ("none", 0.1, 0.3, BEST_WAVES.governor_strength)  # (mode, γ, fraction, strength): Noise page defaults
 DREAM_DEFAULTS = dict(n=16, noise_scale=0.5, gamma=0.3, T0=1.0, T_end=0.01, steps=500, seed=0)  # MNIST page
 LANDSCAPE_DEFAULTS = dict(axes=(0, 1), half_width=1.5, points=41)  # Landscape page: plane, range ±, grid
 ENERGY_DEFAULTS = dict(sigma=0.5, waves=(0, 1, 2), seed=0)  # Energy page: noise, test waves (0-based), seed
@@ -130,8 +131,12 @@ def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed:
 
 
 def _friction_of(mode: str, gamma: float, fraction: float, strength: float):
-    training = sine_waves.make_data(sine_waves.PRESETS["paper"])[0] if mode == "governor" else None
-    return filtering.friction(mode, gamma, fraction, strength, training)
+    # The governor's floor as the shipped recipe sets it: the median training energy (the authors' 0.99 ×
+    # 1st percentile lies m₀c²/100 below it, which for c = 100 lets the noise's energy stay).
+    training = sine_waves.make_data(BEST_WAVES)[0] if mode == "governor" else None
+    return filtering.friction(mode, gamma, fraction, strength, training,
+                              floor_percentile=BEST_WAVES.governor_floor_percentile,
+                              floor_factor=BEST_WAVES.governor_floor_factor)
 
 
 @st.cache_data(max_entries=64, show_spinner="Measuring the MSE at every noise level …")
