@@ -114,3 +114,17 @@ def test_play_advances_the_time_slider(server, browser):
         assert page.get_by_text("time units · cycle").inner_text() != first
     finally:
         page.close()
+
+
+def test_the_rollouts_download_as_csv(server, browser):
+    page = visit(browser, f"{server}/rollouts?experiment=exp2&cycles=2")
+    try:
+        button = page.get_by_role("button", name="Download the rollouts (CSV)")
+        expect(button).to_be_visible(timeout=60_000)
+        with page.expect_download(timeout=60_000) as download:
+            button.click()
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0].split(",")[:3] == ["model", "step", "t"], lines[0]
+        assert len(lines) == 1 + 3 * (2 * 20 + 1)  # a row per model and step: 2 cycles of 20 steps, start included
+    finally:
+        page.close()
