@@ -13,8 +13,8 @@ import streamlit as st  # noqa: E402
 
 from app.navigation import PAGES  # noqa: E402
 
-# No torch here: the first page draws its text before importing it (1.5 s), so a visitor sees something
-# while it loads.
+# No torch here (1.5 s to import): the overview draws from precomputed free runs without it (app/precomputed.py),
+# and the warm-up thread loads it in the background.
 st.set_page_config(page_title="CHLU — Causal Hamiltonian Learning Unit", page_icon="🌀", layout="wide")
 try:
     st.navigation([page.page() for page in PAGES]).run()

@@ -9,13 +9,12 @@ import threading
 
 import streamlit as st
 
-from . import compute, models
-
 
 STOP = threading.Event()  # set at interpreter exit: torch work in a thread that outlives it aborts the process
 
 
 def _default_views() -> None:
+    from . import compute, models  # here, in the thread: they load torch, which the first page may not need
     shipped = models.shipped_entries()
     for experiment, cycles in (("exp1", 50), ("exp2", 50)):  # Overview and Rollouts
         for entry in (e for e in shipped if e.experiment == experiment):

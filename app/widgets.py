@@ -17,8 +17,3 @@ def free_runs(entries: list, experiment: str, cycles: int) -> dict:
         except compute.RolloutFailed as error:
             st.warning(f"**{entry.label}** could not be run: {error}", icon="⚠️")
     return runs
-
-
-def chart(figure, key: str) -> None:
-    """A Plotly figure drawn with the project's own template (not Streamlit's), full width."""
-    st.plotly_chart(figure, theme=None, key=key, config={"displaylogo": False})

@@ -10,11 +10,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Optional
+
+import numpy
 
 from ._version import __version__
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 MANIFEST = ASSETS_DIR / "manifest.json"
+FREE_RUNS = "exp1_free_runs.npz"  # the overview's figure, precomputed (see build_assets.write_free_runs)
 
 
 def sha256(path: Path) -> str:
@@ -53,3 +57,18 @@ def asset_path(name: str) -> Path:
     if sha256(path) != entry["sha256"]:
         raise ValueError(f"{path} does not match its sha256 in the manifest (corrupted or replaced)")
     return path
+
+
+def read_free_runs(name: str = FREE_RUNS) -> Optional[dict]:
+    """Precomputed free runs of shipped models, without torch: ``{"runs": {model: {"q", "v"}},
+    "truth": (points, 2), "cycles", "steps_per_cycle"}``, arrays ``(time, dim)``; ``None`` where the
+    file is not shipped or any model it was computed from has changed since (its manifest entry
+    records their sha256)."""
+    files = read_manifest()["files"]
+    entry = files.get(name)
+    if entry is None or any(files.get(f, {}).get("sha256") != sha for f, sha in entry["sources"].items()):
+        return None
+    with numpy.load(asset_path(name), allow_pickle=False) as arrays:
+        runs = {model: {"q": arrays[f"{model}.q"], "v": arrays[f"{model}.v"]} for model in entry["models"]}
+        return {"runs": runs, "truth": arrays["truth"], "cycles": entry["cycles"],
+                "steps_per_cycle": entry["steps_per_cycle"]}

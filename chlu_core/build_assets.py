@@ -2,15 +2,19 @@
 
 Trains the ``best`` preset, writes ``assets/<experiment>_<model>.pt`` and registers each file in
 ``assets/manifest.json`` with its metrics and training time, and the ``paper`` preset's metrics and
-training time beside them (``paper_metrics``, ``paper_training_wall_time_s``) for comparison.
+training time beside them (``paper_metrics``, ``paper_training_wall_time_s``) for comparison. For
+experiment I it also writes the free runs the dashboard's overview draws (:func:`write_free_runs`).
 """
 from __future__ import annotations
 
 import dataclasses
+import io
+
+import numpy
 
 from . import experiments
-from .assets import ASSETS_DIR, register
-from .checkpoints import save
+from .assets import ASSETS_DIR, FREE_RUNS, read_manifest, register
+from .checkpoints import save, write_atomically
 from .training import TrainingDiverged
 
 PRESET = "best"
@@ -43,4 +47,26 @@ def build(name: str, seed: int = 0, with_paper: bool = True, progress=None) -> d
                          paper_training_wall_time_s=paper.wall_time_s[model_name])
         entries[model_name] = register(path, name, PRESET, seed, result.metrics[model_name],
                                        result.wall_time_s[model_name], **extra)
+    if name == "exp1":
+        write_free_runs(result.models, seed)
     return entries
+
+
+def write_free_runs(models: dict, seed: int = 0, cycles: int = 50) -> dict:
+    """Save the shipped experiment-I ``models``' free runs over ``cycles`` cycles from the last training
+    state (exactly what the dashboard computes, ``lemniscate.free_run`` at the paper's data) and the
+    true curve, so that its first page draws without loading torch; registered with the sha256 of
+    each model's shipped checkpoint, and ignored once any of them changes."""
+    lemniscate = experiments.get("exp1")
+    config = dataclasses.replace(lemniscate.PRESETS["paper"], free_run_cycles=cycles)
+    arrays = {"truth": lemniscate.true_curve(400).numpy()}
+    for model_name, model in models.items():
+        run = lemniscate.free_run(model, dataclasses.replace(config, dt=float(getattr(model, "dt", config.dt))))
+        arrays[f"{model_name}.q"], arrays[f"{model_name}.v"] = run.q[:, 0].numpy(), run.p[:, 0].numpy()
+    buffer = io.BytesIO()
+    numpy.savez_compressed(buffer, **arrays)
+    path = write_atomically(buffer.getvalue(), ASSETS_DIR / FREE_RUNS)
+    files = read_manifest()["files"]
+    sources = {f"exp1_{m.lower()}.pt": files[f"exp1_{m.lower()}.pt"]["sha256"] for m in models}
+    return register(path, "dashboard", "best", seed, {}, 0.0, models=list(models), cycles=cycles,
+                    steps_per_cycle=config.steps_per_cycle, sources=sources)

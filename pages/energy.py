@@ -1,7 +1,7 @@
 """Energy: kinetic energy computed from q against from p, from the same noisy starts (figures 2 and 5)."""
 import streamlit as st
 
-from app import compute, models, state, widgets
+from app import compute, layout, models, state
 from chlu_core import figures
 
 st.title("Energy")
@@ -33,13 +33,13 @@ if failed:
 shown = slice(0, int(span / compute.SINE["dt"]) + 1)
 times, from_q, from_p = (result["times"][shown], {k: v[shown] for k, v in result["from_q"].items()},
                          {k: v[shown] for k, v in result["from_p"].items()})
-widgets.chart(figures.kinetic_energy_panels(times, result["expected"][shown], from_q,
+layout.chart(figures.kinetic_energy_panels(times, result["expected"][shown], from_q,
                                             title=f"Kinetic energy from q against the expected (σ = {sigma})"),
               key="energy.fig2")
 st.caption("Figure 2. Dotted: the clean wave's ½ẋ². The paper reports non-physical velocity spikes for the LSTM, "
            "a wave collapsing toward 0 for the Neural ODE, and for the CHLU a speed that saturates below c, so that "
            "noise becomes a phase shift. Move σ and the waves to see where these models agree.")
-widgets.chart(figures.kinetic_energy_q_vs_p(times, from_q, from_p), key="energy.fig5")
+layout.chart(figures.kinetic_energy_q_vs_p(times, from_q, from_p), key="energy.fig5")
 st.caption("Figure 5. Top: from q; bottom: from the model's own velocity. Only a model that learned the q–p "
            "relation draws the same picture twice; a relativistic CHLU's velocity is ∂H/∂p by construction.")
 settings.show_notices()

@@ -1,7 +1,7 @@
 """Landscape: a CHLU's learned potential V(q) as a heatmap, a 3-D surface and a force field."""
 import streamlit as st
 
-from app import compute, models, state, widgets
+from app import compute, layout, models, state, widgets
 from chlu_core import figures
 
 st.title("Landscape")
@@ -39,7 +39,7 @@ grid = compute.landscape(model, entry.digest, axes, half_width, points)
 runs = widgets.free_runs([entry], entry.experiment, 50) if entry.experiment in ("exp1", "exp2") else {}
 run = runs.get(entry.label)
 if entry.dim == 1:
-    widgets.chart(figures.potential_curve(grid["xs"], grid["potential"], grid["force_x"],
+    layout.chart(figures.potential_curve(grid["xs"], grid["potential"], grid["force_x"],
                                           positions=None if run is None else run["q"][:, 0]), key="landscape.curve")
     st.caption("A 1-D unit: V(q) has one well and the force points back into it; the shaded band is the range of "
                "positions the free run visits.")
@@ -47,13 +47,13 @@ else:
     trajectory = None if run is None or entry.dim != 2 else run["q"]
     heatmap, field = st.columns(2)
     with heatmap:
-        widgets.chart(figures.potential_heatmap(grid["xs"], grid["ys"], grid["potential"], trajectory),
+        layout.chart(figures.potential_heatmap(grid["xs"], grid["ys"], grid["potential"], trajectory),
                       key="landscape.heatmap")
     with field:
-        widgets.chart(figures.force_field(grid["xs"], grid["ys"], grid["force_x"], grid["force_y"], trajectory),
+        layout.chart(figures.force_field(grid["xs"], grid["ys"], grid["force_x"], grid["force_y"], trajectory),
                       key="landscape.field")
     heights = None if trajectory is None else compute.potential_along(model, entry.digest, trajectory)
-    widgets.chart(figures.potential_surface(grid["xs"], grid["ys"], grid["potential"], trajectory, heights),
+    layout.chart(figures.potential_surface(grid["xs"], grid["ys"], grid["potential"], trajectory, heights),
                   key="landscape.surface")
     st.caption("Notice: the free run (line) follows a valley of V, and the arrows of F = −∇V pull it back "
                "whenever it strays: the orbit is held by the energy it learned, not by memory.")

@@ -3,7 +3,7 @@ import time
 
 import streamlit as st
 
-from app import compute, models, state, widgets
+from app import compute, layout, models, state
 from chlu_core import DivergenceError, figures
 
 st.title("MNIST: dreaming digits")
@@ -64,18 +64,18 @@ except DivergenceError as error:
     st.stop()
 st.caption(f"{n} chains × {steps} steps in {time.perf_counter() - started:.1f} s (cached results are instant).")
 
-widgets.chart(figures.digit_grid(dreams["final"], nrow=min(8, n)), key="mnist.grid")
+layout.chart(figures.digit_grid(dreams["final"], nrow=min(8, n)), key="mnist.grid")
 st.caption("tanh(3q) of each chain's final state. Notice which digits appear, and how often.")
 strip, histogram = st.columns(2)
 with strip:
-    widgets.chart(figures.evolution_strip(dreams["snapshots"]), key="mnist.strip")
+    layout.chart(figures.evolution_strip(dreams["snapshots"]), key="mnist.strip")
     st.caption("The first chains at five moments from start (left) to end (right).")
 with histogram:
     if dreams["scores"] is None:
         st.info("No digit classifier is shipped, so the samples are not scored.")
     else:
         scores = dreams["scores"]
-        widgets.chart(figures.class_histogram({"CHLU samples": scores["dreams"]["histogram"],
+        layout.chart(figures.class_histogram({"CHLU samples": scores["dreams"]["histogram"],
                                                "start (noisy centroid)": scores["start"]["histogram"]}),
                       key="mnist.histogram")
         st.caption(f"What a small MNIST classifier reads in the dreams: entropy "

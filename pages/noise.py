@@ -1,7 +1,7 @@
 """Noise filtering: one friction knob lets a CHLU shed the energy a noisy start injected."""
 import streamlit as st
 
-from app import compute, models, state, widgets
+from app import compute, layout, models, state
 from chlu_core import figures
 
 st.title("Noise filtering")
@@ -37,7 +37,7 @@ for entry in entries:  # a baseline's curve does not depend on the friction: com
     applied = friction if entry.kind == "CHLU" else compute.NO_FRICTION
     measured = compute.filtering_curve(chosen[entry.label], entry.digest, applied)
     curves[entry.label], curves["oracle"] = measured["model"], measured["oracle"]
-widgets.chart(figures.mse_vs_sigma(list(compute.sine_waves.SIGMAS), curves,
+layout.chart(figures.mse_vs_sigma(list(compute.sine_waves.SIGMAS), curves,
                                    title=f"Free-run MSE against the clean wave · friction: {FRICTION[mode]}"),
               key="noise.mse")
 st.caption("Lower is better; the oracle is the exact oscillator from the same noisy start, the best any "
@@ -50,7 +50,7 @@ if waves:
     if failed:
         st.warning(f"{', '.join(failed)} diverged from this start and is left out.", icon="⚠️")
     drawn = {name: x[shown] for name, x in runs.items() if x is not None and name not in ("clean",)}
-    widgets.chart(figures.reconstructions(times, runs["clean"][shown], drawn,
+    layout.chart(figures.reconstructions(times, runs["clean"][shown], drawn,
                                           title=f"Reconstructions from a start with noise σ = {sigma}"),
                   key="noise.reconstructions")
 settings.show_notices()

@@ -1,7 +1,7 @@
 """Rollouts: free-run the compared models for N cycles and scrub through time."""
 import streamlit as st
 
-from app import compute, models, state, widgets
+from app import compute, layout, models, state, widgets
 from chlu_core import figures
 
 st.title("Rollouts")
@@ -32,16 +32,16 @@ def scrub():
         st.session_state[key] = (st.session_state[key] + max(per_cycle // 5, 1)) % (steps + 1)
     cursor = settings.slider("t", "Time step", 0, steps, steps, step=1)
     st.caption(f"t = {cursor * spec['dt']:.2f} time units · cycle {cursor / per_cycle:.1f} of {cycles}")
-    widgets.chart(figures.orbit_cursor_panels(runs, cursor, per_cycle, truth=truth), key="rollouts.orbits")
+    layout.chart(figures.orbit_cursor_panels(runs, cursor, per_cycle, truth=truth), key="rollouts.orbits")
     st.caption("Faint: the path so far; solid: the last two cycles before the cursor; dashed: the truth.")
     phase, energy = st.columns(2)
     with phase:
-        widgets.chart(figures.phase_space(runs, cursor), key="rollouts.phase")
+        layout.chart(figures.phase_space(runs, cursor), key="rollouts.phase")
     energies = {name: run["H"] for name, run in runs.items() if "H" in run}
     with energy:
         if energies:
             times = spec["dt"] * compute.numpy.arange(steps + 1)
-            widgets.chart(figures.energy_trace(times, energies, cursor * spec["dt"]), key="rollouts.energy")
+            layout.chart(figures.energy_trace(times, energies, cursor * spec["dt"]), key="rollouts.energy")
             st.caption("At zero friction the CHLU's energy stays flat up to a small bounded wobble: the "
                        "symplectic integrator cannot drift. LSTM and NODE have no energy to show.")
         else:

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from app import models, state, training, widgets
+from app import layout, models, state, training
 from app.navigation import page_of
 from chlu_core import KINETIC_MODES
 from chlu_core.data.trajectories_csv import read_trajectories_csv
@@ -114,7 +114,7 @@ def progress():
         if st.button("Stop", icon=":material/stop:"):
             job.stop.set()
     if job.history:
-        widgets.chart(loss_curve(job.history), key="train.loss")
+        layout.chart(loss_curve(job.history), key="train.loss")
     if running and job.done:  # it finished since the page was drawn: redraw the page with the result
         st.rerun()
 

@@ -88,6 +88,20 @@ def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page(
     assert len(links) == len(PAGES) - 1
 
 
+def test_overview_computes_the_free_runs_itself_where_none_were_precomputed(monkeypatch):
+    import app.precomputed
+    import app.widgets
+    precomputed = open_page("overview")
+    monkeypatch.setattr(app.precomputed, "_shipped_runs", lambda: None)  # missing or stale file
+    computed = []
+    free_runs = app.widgets.free_runs
+    monkeypatch.setattr(app.widgets, "free_runs", lambda *args: computed.append(args) or free_runs(*args))
+    live = open_page("overview")
+    assert_clean(live)
+    assert len(computed) == 1
+    assert figures(live)[0]["data"] == figures(precomputed)[0]["data"]  # the same figure either way
+
+
 # --- the URL ---------------------------------------------------------------------------------------
 def test_query_parameters_restore_the_settings_and_are_written_back():
     at = open_page("rollouts", experiment="exp2", cycles=10, t=120)

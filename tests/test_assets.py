@@ -73,3 +73,28 @@ def test_the_governor_of_the_shipped_exp2_chlu_brings_it_closer_to_the_clean_wav
     for sigma, mse, best in zip(metrics["sigmas"], metrics["mse"], oracle["mse"]):
         if sigma >= 0.5:
             assert mse <= 1.5 * best + 0.05, sigma
+
+
+def test_the_overviews_precomputed_free_runs_are_the_shipped_models_own(monkeypatch):
+    """assets/exp1_free_runs.npz lets the dashboard's first page draw without torch: it must hold exactly
+    what the models compute, and be ignored once a model it came from is replaced."""
+    import dataclasses as dc
+
+    import numpy
+
+    from chlu_core.experiments import lemniscate
+    snapshot = assets.read_free_runs()
+    assert snapshot is not None and set(snapshot["runs"]) == {"CHLU", "LSTM", "NODE"}
+    config = dc.replace(lemniscate.PRESETS["paper"], free_run_cycles=snapshot["cycles"])
+    assert snapshot["steps_per_cycle"] == config.steps_per_cycle
+    for name, run in snapshot["runs"].items():
+        live = lemniscate.free_run(load(assets.asset_path(f"exp1_{name.lower()}.pt")), config)
+        assert run["q"].shape == (snapshot["cycles"] * config.steps_per_cycle + 1, 2)
+        numpy.testing.assert_allclose(run["q"], live.q[:, 0].numpy(), rtol=0, atol=1e-5)
+        numpy.testing.assert_allclose(run["v"], live.p[:, 0].numpy(), rtol=0, atol=1e-5)
+    numpy.testing.assert_allclose(snapshot["truth"], lemniscate.true_curve(400).numpy(), atol=1e-7)
+
+    manifest = assets.read_manifest()
+    manifest["files"]["exp1_chlu.pt"]["sha256"] = "0" * 64  # as if the CHLU had been retrained
+    monkeypatch.setattr(assets, "read_manifest", lambda *args: manifest)
+    assert assets.read_free_runs() is None
