@@ -2,13 +2,14 @@
 ``assets/mnist_test_centroid.npy``.
 
 Usage: ``python scripts/build_mnist_assets.py [--seed 0] [--no-paper | --paper-from DIR] [--reuse-classifier]
-[--png FILE]``
+[--best-from DIR] [--png FILE]``
 
 Writes the test-set centroid (where the dreams start, so that the dashboard needs no MNIST files), trains the scoring classifier (all 60,000 training images), then the ``best`` preset's CHLU scored by
-it, and (unless ``--no-paper``) the ``paper`` preset for comparison; registers both checkpoints in
+it, and (unless ``--no-paper``, which keeps the paper preset's recorded metrics) the ``paper`` preset for comparison; registers both checkpoints in
 ``assets/manifest.json`` with their metrics and training times, the paper preset's beside the best
 one's (``--paper-from DIR`` takes them from the ``metrics.json`` of a finished
-``python -m chlu_core reproduce exp3 --preset paper`` run instead). ``--png`` also writes the best preset's digit grid as a PNG (for a person to look at).
+``python -m chlu_core reproduce exp3 --preset paper`` run instead; ``--best-from DIR`` likewise ships a
+finished best-preset run instead of training it again). ``--png`` also writes the best preset's digit grid as a PNG (for a person to look at).
 MNIST is read from ``$CHLU_DATA_DIR``.
 """
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 import numpy
 import torch
 
-from chlu_core.assets import ASSETS_DIR, register
-from chlu_core.checkpoints import save, write_atomically
+from chlu_core.assets import ASSETS_DIR, read_manifest, register
+from chlu_core.checkpoints import load, save, write_atomically
 from chlu_core.experiments import mnist as exp3
 
 
@@ -56,21 +57,41 @@ def build_classifier(seed: int):
     return classifier
 
 
+def finished_best_run(folder: Path, seed: int) -> tuple:
+    """``(unit, metrics, training wall time)`` of a finished run of the best preset (written by
+    :meth:`ExperimentResult.write`, e.g. ``python -m chlu_core reproduce exp3 --preset best``), scored by
+    the shipped classifier; refused unless its seed and config are the best preset's."""
+    summary = json.loads((folder / "metrics.json").read_text())
+    expected = json.loads(json.dumps(dataclasses.asdict(exp3.PRESETS["best"])))
+    if summary["seed"] != seed or summary["config"] != expected:
+        raise ValueError(f"{folder} is not a run of the best preset with seed {seed}")
+    unit = load(folder / "exp3_chlu.pt")
+    print("best (from", folder, ")", json.dumps(summary["metrics"]), flush=True)
+    return unit, summary["metrics"]["CHLU"], summary["training_wall_time_s"]["CHLU"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-paper", action="store_true", help="skip the paper preset's comparison run")
+    parser.add_argument("--no-paper", action="store_true", help="skip the paper preset's comparison run (keep its recorded metrics)")
     parser.add_argument("--paper-from", help="metrics.json folder of a finished paper-preset run")
+    parser.add_argument("--best-from", help="folder of a finished best-preset run (metrics.json, exp3_chlu.pt) to "
+                        "ship instead of training it again; its config must be the best preset's")
     parser.add_argument("--reuse-classifier", action="store_true", help="keep the shipped classifier")
     parser.add_argument("--png", help="write the best preset's digit grid to this PNG file")
     args = parser.parse_args()
     torch.set_num_threads(1)  # fastest for these small networks on a shared CPU
 
+    finished = finished_best_run(Path(args.best_from), args.seed) if args.best_from else None  # check before writing
     write_centroid(args.seed)
     classifier = exp3.shipped_classifier() if args.reuse_classifier else None
     classifier = classifier or build_classifier(args.seed)
-    best = exp3.run("best", seed=args.seed, progress=progress, classifier=classifier)
-    print("best", json.dumps(best.metrics), json.dumps(best.wall_time_s), flush=True)
+    if finished:
+        unit, metrics, wall = finished
+    else:
+        best = exp3.run("best", seed=args.seed, progress=progress, classifier=classifier)
+        print("best", json.dumps(best.metrics), json.dumps(best.wall_time_s), flush=True)
+        unit, metrics, wall = best.models["CHLU"], best.metrics["CHLU"], best.wall_time_s["CHLU"]
     extra = {"model": "CHLU", "sample_pixels": "tanh(3q) mapped to [0, 1]"}
     if args.paper_from:
         paper = json.loads((Path(args.paper_from) / "metrics.json").read_text())
@@ -83,15 +104,17 @@ def main():
         paper = exp3.run("paper", seed=args.seed, progress=progress, classifier=classifier)
         print("paper", json.dumps(paper.metrics), json.dumps(paper.wall_time_s), flush=True)
         extra.update(paper_metrics=paper.metrics["CHLU"], paper_training_wall_time_s=paper.wall_time_s["CHLU"])
-    metrics, wall = best.metrics["CHLU"], best.wall_time_s["CHLU"]
-    path = save(best.models["CHLU"], ASSETS_DIR / "exp3_chlu.pt",
+    else:  # --no-paper: the paper preset did not change, keep its recorded comparison
+        recorded = read_manifest()["files"].get("exp3_chlu.pt", {})
+        extra.update({k: recorded[k] for k in ("paper_metrics", "paper_training_wall_time_s") if k in recorded})
+    path = save(unit, ASSETS_DIR / "exp3_chlu.pt",
                 metadata={"experiment": "exp3", "preset": "best", "seed": args.seed,
                           "config": dataclasses.asdict(exp3.PRESETS["best"]), "metrics": metrics,
                           "training_wall_time_s": wall})
     register(path, "exp3", "best", args.seed, metrics, wall, **extra)
     if args.png:
         from torchvision.utils import save_image
-        samples = exp3.sample_with(best.models["CHLU"], exp3.mnist_test_centroid(), exp3.PRESETS["best"],
+        samples = exp3.sample_with(unit, exp3.mnist_test_centroid(), exp3.PRESETS["best"],
                                    seed=args.seed)
         save_image(exp3.to_image(samples.final).reshape(-1, 1, 28, 28), args.png, nrow=8, pad_value=0.5)
 

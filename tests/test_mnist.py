@@ -227,3 +227,52 @@ def test_the_shipped_centroid_is_the_test_sets():
     assert shipped is not None and shipped.shape == (784,) and shipped.dtype == torch.float32
     torch.testing.assert_close(shipped, exp3.mnist_test_centroid(), rtol=0, atol=1e-6)
     assert shipped.min() == -1.0 and shipped.max() < 1.0 and 0.1 < (shipped.mean() + 1) / 2 < 0.2  # a blurry digit
+
+
+def test_annealed_training_temperature_needs_two_positive_temperatures():
+    PCDConfig(temperature=1.0, temperature_end=0.01)
+    with pytest.raises(ValueError, match="annealed temperature"):
+        PCDConfig(temperature=0.0, temperature_end=0.01)
+    with pytest.raises(ValueError, match="annealed temperature"):
+        PCDConfig(temperature=1.0, temperature_end=0.0)
+
+
+def test_short_run_negatives_are_the_samplers_chains():
+    """With every chain re-initialised at the noisy centroid and T annealed T0 → T_end over the chain, a
+    training negative is exactly a sampler chain of the same length: same start distribution, same noise
+    schedule. Checked on the first iteration with lr → 0 (the weights stay put)."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(exp3.PRESETS["quick"], iterations=1, lr=1e-30, reinit_prob=1.0, batch=8,
+                                 buffer_size=8, temperature=1.0, temperature_end=0.01, langevin_steps=12,
+                                 clip_every=4)
+    unit = exp3.make_unit(config)
+    centroid = torch.zeros(784)
+    captured = []
+    energy = unit.potential_energy
+    unit.potential_energy = lambda q: (captured.append(q.detach().clone()), energy(q))[1]
+    train_pcd(unit, torch.zeros(16, 784), config, centroid=centroid, seed=0)
+    negatives = captured[1]
+    # Replay the generator: 8 image indices, the positives' noise, the slots, the re-init coin flips,
+    # then the chain starts and the chain's own noise.
+    generator = torch.Generator().manual_seed(0)
+    ChainStarts(config, torch.zeros(16, 784), centroid, generator)(config.buffer_size)
+    torch.randint(16, (8,), generator=generator)
+    torch.randn((8, 784), generator=generator)
+    torch.randint(8, (8,), generator=generator)
+    torch.rand(8, generator=generator)
+    q0, p0 = ChainStarts(config, torch.zeros(16, 784), centroid, generator)(8)
+    with torch.no_grad():
+        chain = langevin(unit, q0, p0, 12, config.gamma, ExponentialTemperature(1.0, 0.01), generator,
+                         record_every=12, clip_every=4)
+    torch.testing.assert_close(negatives, chain.q[-1])
+    assert not torch.allclose(negatives, q0) and negatives.abs().max() <= 1.0  # evolved, clipped chains
+
+
+def test_potential_scale_divides_the_convnet_energy():
+    torch.manual_seed(0)
+    base = exp3.make_unit(exp3.Config())
+    scaled = exp3.make_unit(exp3.Config(potential_scale=10.0))
+    scaled.load_state_dict(base.state_dict())
+    q = torch.rand(3, 784) * 2 - 1
+    assert scaled.potential.scale == 10.0 and scaled.potential.config()["scale"] == 10.0
+    torch.testing.assert_close(scaled.potential_energy(q), 10.0 * base.potential_energy(q))

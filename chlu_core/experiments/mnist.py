@@ -45,6 +45,7 @@ class Config(PCDConfig):
     c: float = 1.0
     m0: float = 1.0
     alpha: float = 0.0
+    potential_scale: float = 100.0  # the ConvNet's output is divided by this (the protocol's 100)
     dt: float = 0.05
     samples: int = 64
     sample_steps: int = 1000
@@ -85,7 +86,7 @@ def resolve(preset: Union[str, Config]) -> tuple:
 
 def make_unit(config: Config) -> CHLU:
     """An untrained CHLU on 28×28 images: ConvNet potential, relativistic kinetic term, learned mass."""
-    return CHLU(784, ConvPotential(), kinetic="relativistic", c=config.c, m0=config.m0, alpha=config.alpha,
+    return CHLU(784, ConvPotential(scale=config.potential_scale), kinetic="relativistic", c=config.c, m0=config.m0, alpha=config.alpha,
                 dt=config.dt)
 
 

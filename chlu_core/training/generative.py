@@ -3,7 +3,8 @@
 Positives: training images + N(0, ``data_noise``²), clipped to [−1, 1], with p = 0. Negatives:
 ``batch`` chains drawn from a persistent buffer of ``buffer_size`` states; each is re-initialised
 with probability ``reinit_prob`` (q from ``reinit``, p ~ N(0, ``momentum_std``²)), evolved
-``langevin_steps`` Langevin steps (γ = ``gamma``, constant T = ``temperature``, no gradient),
+``langevin_steps`` Langevin steps (γ = ``gamma``, T = ``temperature``, or annealed exponentially to
+``temperature_end`` over the chain as the sampler does, no gradient),
 clipped to [−1, 1] (at the end, or every ``clip_every`` steps) and written back. Loss = mean E(pos) − mean E(neg)
 + ``energy_penalty``·(mean E(pos)² + mean E(neg)²), where E is the full H(q, p) (the protocol) or the
 potential V(q) + α‖q‖² alone (``energy="potential"``; H carries the rest energy m₀c², which
@@ -22,7 +23,7 @@ from typing import Optional
 
 import torch
 
-from ..schedules import ConstantTemperature
+from ..schedules import ConstantTemperature, ExponentialTemperature
 from ..unit import CHLU, Trajectory
 from .progress import ProgressCallback, TrainingLog, train_loop
 
@@ -46,6 +47,7 @@ class PCDConfig:
     langevin_steps: int = 100
     gamma: float = 0.3
     temperature: float = 0.5
+    temperature_end: Optional[float] = None  # None: constant T; else T anneals exponentially T → this over the chain
     energy: str = "hamiltonian"
     energy_penalty: float = 0.005
     clip_every: Optional[int] = None  # clip chains to [−1, 1] every this many steps; None: only at the end
@@ -61,6 +63,9 @@ class PCDConfig:
             raise ValueError(f"reinit must be one of {REINIT_MODES}, got {self.reinit!r}")
         if self.energy not in ENERGIES:
             raise ValueError(f"energy must be one of {ENERGIES}, got {self.energy!r}")
+        if self.temperature_end is not None and not (self.temperature > 0 and self.temperature_end > 0):
+            raise ValueError(f"an annealed temperature needs temperature and temperature_end > 0, got "
+                             f"{self.temperature}, {self.temperature_end}")
         if self.clip_every is not None and self.clip_every < 1:
             raise ValueError(f"clip_every must be None or ≥ 1, got {self.clip_every}")
 
@@ -129,7 +134,8 @@ def train_pcd(unit: CHLU, images: torch.Tensor, config: PCDConfig = PCDConfig(),
     generator = torch.Generator().manual_seed(seed)
     starts = ChainStarts(config, images, centroid, generator)
     buffer_q, buffer_p = starts(config.buffer_size)
-    temperature = ConstantTemperature(config.temperature)
+    temperature = ConstantTemperature(config.temperature) if config.temperature_end is None else \
+        ExponentialTemperature(config.temperature, config.temperature_end)
     optimizer = torch.optim.Adam(unit.parameters(), lr=config.lr)
 
     def energy(q, p):
