@@ -29,8 +29,6 @@ def _default_views() -> None:
     if landscape is not None and not STOP.is_set():  # Landscape's default model
         unit = models.model(landscape)
         compute.landscape(unit, landscape.digest, **compute.LANDSCAPE_DEFAULTS)
-        run = compute.free_run(unit, landscape.digest, "exp1", 50, compute.model_dt(unit, landscape.metadata))
-        compute.potential_along(unit, landscape.digest, run["q"])
     # In the pages' order (the paper's), so that the digests, part of the cache key, line up.
     waves = sorted((e for e in shipped if e.experiment == "exp2"), key=lambda e: models.PAPER_ORDER.index(e.kind))
     if waves and not STOP.is_set():  # Energy

@@ -52,9 +52,11 @@ else:
     with field:
         layout.chart(figures.force_field(grid["xs"], grid["ys"], grid["force_x"], grid["force_y"], trajectory),
                       key="landscape.field")
-    heights = None if trajectory is None else compute.potential_along(model, entry.digest, trajectory)
-    layout.chart(figures.potential_surface(grid["xs"], grid["ys"], grid["potential"], trajectory, heights),
-                  key="landscape.surface")
+    # On request: a WebGL 3-D scene takes seconds to draw where the browser has no graphics card.
+    if settings.toggle("surface", "Show V(q) as a 3-D surface", help="Drag to rotate, scroll to zoom"):
+        heights = None if trajectory is None else compute.potential_along(model, entry.digest, trajectory)
+        layout.chart(figures.potential_surface(grid["xs"], grid["ys"], grid["potential"], trajectory, heights),
+                     key="landscape.surface_chart")
     st.caption("Notice: the free run (line) follows a valley of V, and the arrows of F = −∇V pull it back "
                "whenever it strays: the orbit is held by the energy it learned, not by memory.")
 settings.show_notices()

@@ -149,6 +149,18 @@ def test_landscape_resolution_and_range_change_the_grid():
     assert len(values(heatmap["data"][0]["x"])) == 31
 
 
+def test_landscape_surface_is_one_toggle_away_and_follows_the_grid():
+    at = open_page("landscape", resolution=21)
+    assert not any(f["data"][0]["type"] == "surface" for f in figures(at))
+    at.toggle(key="landscape.surface").set_value(True).run()
+    assert_clean(at)
+    surface = next(f for f in figures(at) if f["data"][0]["type"] == "surface")
+    assert len(values(surface["data"][0]["x"])) == 21
+    assert surface["data"][1]["type"] == "scatter3d"  # the free run drawn on the surface
+    shared = open_page("landscape", resolution=21, surface="true")  # a copied link opens it too
+    assert shared.get("plotly_chart")[-1].proto.spec == at.get("plotly_chart")[-1].proto.spec
+
+
 def test_energy_noise_level_changes_the_kinetic_energies():
     at = open_page("energy", sigma=0.1, waves="1")
     before = figures(at)[0]
