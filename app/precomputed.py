@@ -26,7 +26,8 @@ def lemniscate_runs(cycles: int) -> dict:
               for kind in MODELS if f"exp1_{kind.lower()}.pt" in files}
     snapshot = _shipped_runs()
     if snapshot is not None and snapshot["cycles"] == cycles:
-        return {**snapshot, "errors": errors}
+        runs = {kind: snapshot["runs"][kind] for kind in MODELS if kind in snapshot["runs"]}
+        return {**snapshot, "runs": runs, "errors": errors}
     from . import compute, models, widgets  # torch: only where nothing was precomputed
     shipped = {e.kind: e for e in models.entries("exp1") if e.source == "shipped"}
     runs = widgets.free_runs([shipped[k] for k in MODELS if k in shipped], "exp1", cycles)
