@@ -61,7 +61,10 @@ def write_free_runs(models: dict, seed: int = 0, cycles: int = 50) -> dict:
     config = dataclasses.replace(lemniscate.PRESETS["paper"], free_run_cycles=cycles)
     arrays = {"truth": lemniscate.true_curve(400).numpy()}
     for model_name, model in models.items():
-        run = lemniscate.free_run(model, dataclasses.replace(config, dt=float(getattr(model, "dt", config.dt))))
+        # The step each model was trained with, as the dashboard takes it (app.compute.model_dt): its own,
+        # or for the LSTM, which has none, its training preset's.
+        dt = float(getattr(model, "dt", None) or lemniscate.PRESETS[PRESET].dt)
+        run = lemniscate.free_run(model, dataclasses.replace(config, dt=dt))
         arrays[f"{model_name}.q"], arrays[f"{model_name}.v"] = run.q[:, 0].numpy(), run.p[:, 0].numpy()
     buffer = io.BytesIO()
     numpy.savez_compressed(buffer, **arrays)
