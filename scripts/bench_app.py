@@ -13,7 +13,6 @@ Targets (issue): startup ≤ 5 s, slider ≤ 0.3 s, first render ≤ 2 s per pag
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
 import subprocess
@@ -25,14 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ("overview", "train", "models", "rollouts", "landscape", "energy", "noise", "mnist")
-MNIST_DIR = Path("/work/shared/data")
-
-
-def environment() -> dict:
-    env = dict(os.environ)
-    if "CHLU_DATA_DIR" not in env and (MNIST_DIR / "MNIST" / "raw").exists():
-        env["CHLU_DATA_DIR"] = str(MNIST_DIR)
-    return env
 
 
 def free_port() -> int:
@@ -46,7 +37,7 @@ def start_server():
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -124,7 +115,7 @@ print(time.perf_counter() - started)
 def first_render(page: str) -> float:
     code = FIRST_RENDER.format(root=str(ROOT), main=str(ROOT / "app" / "main.py"),
                                page=str(ROOT / "pages" / f"{page}.py"))
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment(), capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -135,9 +126,8 @@ def dreaming(repeats: int) -> list:
     from chlu_core import assets, load
     from chlu_core.experiments import mnist
     torch.set_num_threads(1)  # as the app runs
-    os.environ.update(environment())
     unit = load(assets.asset_path("exp3_chlu.pt"))
-    centroid = mnist.mnist_test_centroid()
+    centroid = mnist.shipped_centroid()  # where the app's dreams start: no MNIST files needed
     times = []
     for seed in range(repeats):
         started = time.perf_counter()
