@@ -18,8 +18,10 @@ from chlu_core.training.wake_sleep import initial_momentum
 
 LEMNISCATE = dict(steps_per_cycle=lemniscate.PRESETS["paper"].steps_per_cycle, dt=0.05)
 SINE = dict(steps_per_cycle=20, dt=0.05)  # x = sin(2πt + φ): one cycle per time unit at dt = 0.05
-BEST_WAVES = sine_waves.PRESETS["best"]  # the shipped sine-wave models' recipe, its governor included
-NO_FRICTION = ("none", 0.1, 0.3, BEST_WAVES.governor_strength)  # (mode, γ, fraction, strength): Noise page defaults
+BEST_WAVES = sine_waves.PRESETS["best"]  # the shipped sine-wave models' recipe, its energy level E* included
+# A noise filter is (friction mode, γ, fraction, governor strength, start on the energy shell).
+NOISE_DEFAULTS = ("none", 0.1, 0.3, 0.1, BEST_WAVES.free_run_start == "energy_shell")  # Noise page: the shipped recipe
+UNFILTERED = ("none", 0.1, 0.3, 0.1, False)  # what a baseline gets: it has no filter
 DREAM_DEFAULTS = dict(n=16, noise_scale=0.5, gamma=0.3, T0=1.0, T_end=0.01, steps=500, seed=0)  # MNIST page
 LANDSCAPE_DEFAULTS = dict(axes=(0, 1), half_width=1.5, points=41)  # Landscape page: plane, range ±, grid
 ENERGY_DEFAULTS = dict(sigma=0.5, waves=(0, 1, 2), seed=0)  # Energy page: noise, test waves (0-based), seed
@@ -130,33 +132,34 @@ def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed:
     return {"runs": as_numpy, "times": config.dt * numpy.arange(runs["clean"].shape[0]), **energies}
 
 
-def _friction_of(mode: str, gamma: float, fraction: float, strength: float):
-    # The governor's floor as the shipped recipe sets it: the median training energy (the authors' 0.99 ×
-    # 1st percentile lies m₀c²/100 below it, which for c = 100 lets the noise's energy stay).
-    training = sine_waves.make_data(BEST_WAVES)[0] if mode == "governor" else None
-    return filtering.friction(mode, gamma, fraction, strength, training,
-                              floor_percentile=BEST_WAVES.governor_floor_percentile,
-                              floor_factor=BEST_WAVES.governor_floor_factor)
+def _filter_of(mode: str, gamma: float, fraction: float, strength: float, shell: bool) -> tuple:
+    """(friction_of, shell_of) for :mod:`chlu_core.filtering`. E*, the governor's floor and the shell,
+    is set as the shipped recipe sets it: the median training energy (the authors' 0.99 × 1st
+    percentile lies m₀c²/100 below it, which for c = 100 lets the noise's energy stay)."""
+    training = sine_waves.make_data(BEST_WAVES)[0] if mode == "governor" or shell else None
+    level = dict(floor_percentile=BEST_WAVES.energy_level_percentile, floor_factor=BEST_WAVES.energy_level_factor)
+    friction_of = filtering.friction(mode, gamma, fraction, strength, training, **level)
+    shell_of = filtering.energy_shell(training, *level.values()) if shell else filtering.NO_SHELL
+    return friction_of, shell_of
 
 
 @st.cache_data(max_entries=64, show_spinner="Measuring the MSE at every noise level …")
-def filtering_curve(_model: nn.Module, digest: str, friction: tuple) -> dict:
+def filtering_curve(_model: nn.Module, digest: str, noise_filter: tuple) -> dict:
     """The model's (and the oracle's) free-run MSE at each σ of experiment II, a CHLU under
-    ``friction`` = (mode, γ, fraction, strength); pass ("none", …) for a baseline, which has no friction,
-    so that its curve is computed once."""
-    curves = filtering.mse_against_sigma({"model": _model}, sine_waves.PRESETS["paper"], sine_waves.SIGMAS,
-                                         _friction_of(*friction))
-    return curves
+    ``noise_filter`` (see :data:`NOISE_DEFAULTS`); pass :data:`UNFILTERED` for a baseline, which has no
+    filter, so that its curve is computed once."""
+    friction_of, shell_of = _filter_of(*noise_filter)
+    return filtering.mse_against_sigma({"model": _model}, sine_waves.PRESETS["paper"], sine_waves.SIGMAS,
+                                       friction_of, shell_of=shell_of)
 
 
 @st.cache_data(max_entries=32, show_spinner="Free-running from the noisy starts …")
-def filtered_waves(_models: dict, digests: tuple, mode: str, gamma: float, fraction: float, strength: float,
-                   sigma: float, waves: tuple) -> dict:
+def filtered_waves(_models: dict, digests: tuple, noise_filter: tuple, sigma: float, waves: tuple) -> dict:
     """Positions x ``(time, waves)`` of each model, the clean waves and the oracle, from the test
-    ``waves`` started at noise ``sigma``; a diverged model maps to None."""
-    config = sine_waves.PRESETS["paper"]
-    runs = filtering.filtered_runs(_models, config, sigma, _friction_of(mode, gamma, fraction, strength),
-                                   waves=list(waves))
+    ``waves`` started at noise ``sigma``, each CHLU under ``noise_filter``; a diverged model maps to None."""
+    friction_of, shell_of = _filter_of(*noise_filter)
+    runs = filtering.filtered_runs(_models, sine_waves.PRESETS["paper"], sigma, friction_of, waves=list(waves),
+                                   shell_of=shell_of)
     runs.pop("noisy_start")
     return {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}
 

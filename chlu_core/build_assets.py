@@ -4,6 +4,7 @@ Trains the ``best`` preset, writes ``assets/<experiment>_<model>.pt`` and regist
 ``assets/manifest.json`` with its metrics and training time, and the ``paper`` preset's metrics and
 training time beside them (``paper_metrics``, ``paper_training_wall_time_s``) for comparison. For
 experiment I it also writes the free runs the dashboard's overview draws (:func:`write_free_runs`).
+After a change to evaluation only, :func:`reevaluate` refreshes the metrics without retraining.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy
 
 from . import experiments
 from .assets import ASSETS_DIR, FREE_RUNS, read_manifest, register
-from .checkpoints import save, write_atomically
+from .checkpoints import load, save, write_atomically
 from .training import TrainingDiverged
 
 PRESET = "best"
@@ -49,6 +50,32 @@ def build(name: str, seed: int = 0, with_paper: bool = True, progress=None) -> d
                                        result.wall_time_s[model_name], **extra)
     if name == "exp1":
         write_free_runs(result.models, seed)
+    return entries
+
+
+def reevaluate(name: str) -> dict:
+    """Re-evaluate the shipped models of experiment ``name`` under the current ``best`` preset, same
+    weights, and re-save them with that config and the new metrics; the manifest keeps each entry's
+    training time and ``paper`` metrics. Returns the entries."""
+    module = experiments.get(name)
+    config = module.PRESETS[PRESET]
+    files = read_manifest()["files"]
+    shipped = {entry["model"]: entry for entry in files.values() if entry["experiment"] == name}
+    models = {model_name: load(ASSETS_DIR / entry["file"]) for model_name, entry in shipped.items()}
+    metrics = module.evaluate(models, config, seed=shipped[next(iter(shipped))]["seed"])
+    entries = {}
+    for model_name, entry in shipped.items():
+        path = ASSETS_DIR / entry["file"]
+        _, metadata = load(path, with_metadata=True)
+        metadata.update(config=dataclasses.asdict(config), metrics=metrics[model_name])
+        save(models[model_name], path, metadata=metadata)
+        extra = {key: value for key, value in entry.items()
+                 if key not in ("file", "sha256", "experiment", "preset", "seed", "metrics",
+                                "training_wall_time_s", "library_version")}
+        if "oracle" in metrics:
+            extra["oracle_metrics"] = metrics["oracle"]
+        entries[model_name] = register(path, name, entry["preset"], entry["seed"], metrics[model_name],
+                                       entry["training_wall_time_s"], **extra)
     return entries
 
 

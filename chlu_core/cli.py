@@ -3,9 +3,10 @@
     reproduce {exp1,exp2,exp3,all} --out DIR [--preset paper|best|quick] [--seed N]
         train the experiment's models with a progress bar and write, under DIR/<experiment>/,
         the checkpoints (<experiment>_<model>.pt), metrics.json and the figures as HTML.
-    build-assets [exp1 exp2] [--seed N] [--skip-paper]
+    build-assets [exp1 exp2] [--seed N] [--skip-paper] [--evaluate-only]
         regenerate the shipped checkpoints in assets/ (best preset) and their manifest entries,
-        with the paper preset's metrics recorded beside them.
+        with the paper preset's metrics recorded beside them; --evaluate-only keeps the weights and
+        refreshes the metrics.
 """
 from __future__ import annotations
 
@@ -77,9 +78,12 @@ def reproduce(args) -> int:
 
 
 def build_assets(args) -> int:
-    from .build_assets import build
+    from .build_assets import build, reevaluate
     for name in args.experiments:
-        build(name, seed=args.seed, with_paper=not args.skip_paper, progress=ProgressBars(f"{name} "))
+        if args.evaluate_only:
+            reevaluate(name)
+        else:
+            build(name, seed=args.seed, with_paper=not args.skip_paper, progress=ProgressBars(f"{name} "))
     return 0
 
 
@@ -108,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("experiments", nargs="*", choices=("exp1", "exp2"), default=["exp1", "exp2"])
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--skip-paper", action="store_true", help="do not run the paper preset for comparison")
+    build.add_argument("--evaluate-only", action="store_true", help="keep the shipped weights: re-evaluate them "
+                       "under the current best preset and refresh their metrics (after a change to evaluation)")
     build.set_defaults(handler=build_assets)
     return main
 

@@ -1,6 +1,10 @@
-"""Noise filtering with one friction knob (experiment II): free runs of a CHLU from noisy starts with
-no friction, the paper's fixed annealing, or the authors' energy governor; the baselines, which have
-no friction, run as they are.
+"""Noise filtering (experiment II): free runs of a CHLU from noisy starts with no friction, the paper's
+fixed annealing, or the authors' energy governor, each optionally from the start projected onto the
+unit's learned energy shell; the baselines, which have neither knob, run as they are.
+
+Both filters use what the unit learned about the data: their energy E*, a percentile of the
+per-trajectory mean H of the training trajectories (:func:`training_energy`). The governor drains
+energy above E*; the projection puts the start on the shell H = E* before the run.
 
 Runs are observed states (x, model velocity) ``(time, batch, 2·dim)``, start first, as in
 :mod:`chlu_core.experiments.sine_waves`.
@@ -23,9 +27,10 @@ FRICTION_MODES = ("none", "annealed", "governor")
 
 
 @torch.no_grad()
-def energy_floor(unit: CHLU, trajectories: torch.Tensor, percentile: float = 1.0, factor: float = 0.99) -> float:
-    """The governor's floor E*: ``factor`` × the ``percentile``-th percentile of the per-trajectory
-    mean H of observed ``trajectories`` ``(time, n, 2·dim)`` (the authors' 0.99 × 1st percentile)."""
+def training_energy(unit: CHLU, trajectories: torch.Tensor, percentile: float = 1.0, factor: float = 0.99) -> float:
+    """E*: ``factor`` × the ``percentile``-th percentile of the per-trajectory mean H of observed
+    ``trajectories`` ``(time, n, 2·dim)``; the defaults are the authors' governor floor (0.99 × the
+    1st percentile)."""
     dim = unit.dim
     states = trajectories.to(next(unit.parameters()).dtype)
     q, v = states[..., :dim].reshape(-1, dim), states[..., dim:].reshape(-1, dim)
@@ -49,29 +54,71 @@ def friction(mode: str, gamma: float = 0.1, fraction: float = 0.3, strength: flo
     if mode == "governor":
         if training is None:
             raise ValueError("the governor needs the training trajectories to set its energy floor")
-        return lambda unit: EnergyGovernor(energy_floor(unit, training, floor_percentile, floor_factor), strength)
+        return lambda unit: EnergyGovernor(training_energy(unit, training, floor_percentile, floor_factor), strength)
     raise ValueError(f"unknown friction mode {mode!r}; choose one of {', '.join(FRICTION_MODES)}")
 
 
 NO_FRICTION = friction("none")
 
 
+def energy_shell(training: torch.Tensor, percentile: float = 50.0, factor: float = 1.0):
+    """A function CHLU → the energy E* of its shell: its :func:`training_energy` on the ``training``
+    trajectories (by default the median per-trajectory mean H)."""
+    return lambda unit: training_energy(unit, training, percentile, factor)
+
+
+NO_SHELL = lambda unit: None  # noqa: E731 (starts stay where the noise put them)
+
+
 @torch.no_grad()
-def filtered_run(model, start: torch.Tensor, steps: int, schedule=0.0) -> torch.Tensor:
+def project_to_energy(unit: CHLU, start: torch.Tensor, energy: float, iterations: int = 60) -> torch.Tensor:
+    """The observed ``start`` ``(batch, 2·dim)`` (q, v) scaled about the origin, each row by its own
+    λ ≥ 0, so that the unit's H equals ``energy``; found by bisection.
+
+    Why a scaling: noise moves a state off the energy shell of the data; for an oscillator about the
+    origin, scaling (q, v) changes its amplitude and keeps its phase, so the projected start keeps the
+    noisy start's phase and takes the learned amplitude. A row whose ray never reaches ``energy``
+    within λ ≤ 2¹⁰ keeps the nearest end of the search (the origin, or 2¹⁰ × the start).
+    """
+    dim = unit.dim
+    start = start.to(next(unit.parameters()).dtype)
+
+    def energy_at(scale):
+        scaled = start * scale[:, None]
+        return unit.hamiltonian(scaled[:, :dim], initial_momentum(unit, scaled[:, dim:]))
+
+    low = torch.zeros(start.shape[0], dtype=start.dtype)
+    high = torch.ones_like(low)
+    for _ in range(10):  # widen the bracket until H(λ_high · start) ≥ energy
+        high = torch.where(energy_at(high) < energy, 2.0 * high, high)
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        above = energy_at(middle) >= energy
+        low, high = torch.where(above, low, middle), torch.where(above, middle, high)
+    return start * (0.5 * (low + high))[:, None]
+
+
+@torch.no_grad()
+def filtered_run(model, start: torch.Tensor, steps: int, schedule=0.0, energy: float | None = None) -> torch.Tensor:
     """Free-run ``model`` from observed ``start`` ``(batch, 2·dim)``; a CHLU under the friction
-    ``schedule``. Returns observed states ``(steps + 1, batch, 2·dim)``. Raises DivergenceError."""
+    ``schedule`` and, given an ``energy``, from the start projected onto that energy shell
+    (:func:`project_to_energy`). Returns observed states ``(steps + 1, batch, 2·dim)``, whose first
+    row is the start the model ran from. Raises DivergenceError."""
     if not isinstance(model, CHLU):
         return sine_waves.free_run(model, start, steps)
     dim = model.dim
     start = start.to(next(model.parameters()).dtype)
+    if energy is not None:
+        start = project_to_energy(model, start, energy)
     trajectory = model.rollout(start[:, :dim], initial_momentum(model, start[:, dim:]), steps, gamma=schedule)
     return torch.cat([trajectory.q, model.velocity(trajectory.p)], dim=-1)
 
 
 def filtered_runs(models: dict, config, sigma: float, friction_of=NO_FRICTION, seed: int = 0,
-                  waves=None) -> dict:
+                  waves=None, shell_of=NO_SHELL) -> dict:
     """Like :func:`sine_waves.noisy_runs`, with each CHLU under ``friction_of(unit)`` (see
-    :func:`friction`): name → ``(time, n, 2)``
+    :func:`friction`) and from the start projected onto the shell ``shell_of(unit)`` (see
+    :func:`energy_shell`; None: the noisy start): name → ``(time, n, 2)``
     or None where a run diverged, plus "clean", "oracle" (the exact oscillator from the noisy start)
     and "noisy_start" ``(n, 2)``."""
     _, test = sine_waves.make_data(config)
@@ -82,19 +129,21 @@ def filtered_runs(models: dict, config, sigma: float, friction_of=NO_FRICTION, s
             "oracle": oscillator(start, steps, config.dt, 2.0 * math.pi * config.frequency_hz)}
     for name, model in models.items():
         try:
-            schedule = friction_of(model) if isinstance(model, CHLU) else 0.0
-            runs[name] = filtered_run(model, start, steps, schedule)
+            unit = isinstance(model, CHLU)
+            runs[name] = filtered_run(model, start, steps, friction_of(model) if unit else 0.0,
+                                      shell_of(model) if unit else None)
         except DivergenceError:
             runs[name] = None
     return runs
 
 
-def mse_against_sigma(models: dict, config, sigmas, friction_of=NO_FRICTION, seed: int = 0) -> dict:
+def mse_against_sigma(models: dict, config, sigmas, friction_of=NO_FRICTION, seed: int = 0,
+                      shell_of=NO_SHELL) -> dict:
     """Name (and "oracle") → free-run MSE against the clean test waves at each σ in ``sigmas``
-    (inf where a run diverged)."""
+    (inf where a run diverged), the CHLUs filtered as in :func:`filtered_runs`."""
     curves = {name: [] for name in [*models, "oracle"]}
     for sigma in sigmas:
-        runs = filtered_runs(models, config, sigma, friction_of, seed)
+        runs = filtered_runs(models, config, sigma, friction_of, seed, shell_of=shell_of)
         for name in curves:
             run = runs[name]
             curves[name].append(float("inf") if run is None else

@@ -169,14 +169,23 @@ def test_energy_noise_level_changes_the_kinetic_energies():
     assert figures(at)[0]["data"] != before["data"] and "0.9" in titles(figures(at)[0])
 
 
-def test_friction_moves_only_the_chlu_curve():
+def test_the_filters_move_only_the_chlu_curve():
     at = open_page("noise", waves="1")
-    curves = {trace["name"]: trace["y"] for trace in figures(at)[0]["data"]}
+    assert at.toggle[0].value is True  # opens on the shipped recipe: the start on the energy shell
+    curves = {trace["name"]: values(trace["y"]) for trace in figures(at)[0]["data"]}
+    at.toggle[0].set_value(False).run()
+    assert_clean(at)
+    unfiltered = {trace["name"]: values(trace["y"]) for trace in figures(at)[0]["data"]}
+    assert at.query_params["shell"] in ("false", ["false"])
     at.segmented_control[0].set_value("annealed").run()
     assert_clean(at)
-    damped = {trace["name"]: trace["y"] for trace in figures(at)[0]["data"]}
-    assert damped["CHLU"] != curves["CHLU"]
-    assert damped["LSTM"] == curves["LSTM"] and damped["NODE"] == curves["NODE"]
+    damped = {trace["name"]: values(trace["y"]) for trace in figures(at)[0]["data"]}
+    assert len({tuple(c["CHLU"]) for c in (curves, unfiltered, damped)}) == 3
+    for baseline in ("LSTM", "NODE", "oracle"):
+        assert (curves[baseline] == unfiltered[baseline]).all() and (curves[baseline] == damped[baseline]).all()
+    # The shipped CHLU on its energy shell stays within the target at every σ, and the unfiltered one does not.
+    assert all(chlu <= 1.5 * oracle + 0.05 for chlu, oracle in zip(curves["CHLU"], curves["oracle"]))
+    assert not all(chlu <= 1.5 * oracle + 0.05 for chlu, oracle in zip(unfiltered["CHLU"], curves["oracle"]))
 
 
 def test_mnist_controls_are_one_click_away_and_dreaming_follows_the_form():

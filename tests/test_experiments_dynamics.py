@@ -93,8 +93,8 @@ def test_exp2_noisy_runs_share_the_noisy_start(exp2_quick):
     assert not torch.allclose(runs["oracle"][0], runs["clean"][0])
 
 
-GOVERNED = dict(free_run_friction="governor", governor_strength=0.05, governor_floor_percentile=50.0,
-                governor_floor_factor=1.0)
+GOVERNED = dict(free_run_friction="governor", governor_strength=0.05, energy_level_percentile=50.0,
+                energy_level_factor=1.0)
 
 
 def _energies(unit, run):
@@ -114,7 +114,7 @@ def test_exp2_governor_drains_only_the_chlu_and_only_above_its_floor(exp2_quick)
     for name in ("LSTM", "NODE"):
         assert sine_waves.free_run_friction(exp2_quick.models[name], config) == 0.0
     governed = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0)
-    free = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0, friction=False)
+    free = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0, filtered=False)
     for name in ("LSTM", "NODE", "oracle"):
         assert torch.equal(governed[name], free[name])
     energy_governed, energy_free = _energies(unit, governed["CHLU"]), _energies(unit, free["CHLU"])
@@ -135,16 +135,38 @@ def test_exp2_evaluation_under_friction_keeps_the_frictionless_numbers(exp2_quic
         assert metrics[name] == plain[name]
     chlu = metrics["CHLU"]
     for key in ("mse", "max_speed_fd", "max_velocity_channel", "kinetic_discrepancy", "frequency"):
-        assert chlu[key + "_no_friction"] == plain["CHLU"][key]
-    assert chlu["energy_floor"] == sine_waves.free_run_friction(exp2_quick.models["CHLU"], config).energy_floor
-    assert max(chlu["max_velocity_channel"]) <= max(chlu["max_velocity_channel_no_friction"]) + 1e-6
+        assert chlu[key + "_unfiltered"] == plain["CHLU"][key]
+    assert chlu["energy_level"] == sine_waves.free_run_friction(exp2_quick.models["CHLU"], config).energy_floor
+    assert max(chlu["max_velocity_channel"]) <= max(chlu["max_velocity_channel_unfiltered"]) + 1e-6
     figures = sine_waves.figures(exp2_quick.models, config, metrics)
-    assert "CHLU (no friction)" in {trace.name for trace in figures["mse_vs_sigma"].data}
+    assert "CHLU (unfiltered)" in {trace.name for trace in figures["mse_vs_sigma"].data}
 
 
-def test_exp2_config_rejects_unknown_free_run_friction():
+def test_exp2_energy_shell_starts_move_only_the_chlu_onto_its_training_energy(exp2_quick):
+    config = dataclasses.replace(sine_waves.PRESETS["quick"], free_run_start="energy_shell",
+                                 energy_level_percentile=50.0, energy_level_factor=1.0)
+    unit = exp2_quick.models["CHLU"]
+    level = sine_waves.free_run_energy(unit, config)
+    assert sine_waves.free_run_energy(exp2_quick.models["LSTM"], config) is None
+    assert sine_waves.free_run_energy(unit, sine_waves.PRESETS["quick"]) is None
+    shelled = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0)
+    free = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0, filtered=False)
+    for name in ("LSTM", "NODE", "oracle"):
+        assert torch.equal(shelled[name], free[name])
+    start_energy = _energies(unit, shelled["CHLU"][:1])[0]
+    assert torch.allclose(start_energy, torch.full_like(start_energy, level), rtol=0, atol=1e-3 * abs(level))
+    assert not torch.allclose(_energies(unit, free["CHLU"][:1])[0], start_energy, atol=1e-2)
+    metrics = sine_waves.evaluate(exp2_quick.models, config, seed=0)
+    assert metrics["CHLU"]["energy_level"] == level
+    assert metrics["CHLU"]["mse_unfiltered"] == exp2_quick.metrics["CHLU"]["mse"]
+    assert "mse_unfiltered" not in metrics["LSTM"]
+
+
+def test_exp2_config_rejects_unknown_free_run_filters():
     with pytest.raises(ValueError, match="free_run_friction"):
         sine_waves.Config(free_run_friction="sticky")
+    with pytest.raises(ValueError, match="free_run_start"):
+        sine_waves.Config(free_run_start="anywhere")
     with pytest.raises(ValueError, match="governor_strength"):
         sine_waves.Config(free_run_friction="governor", governor_strength=0.0)
 

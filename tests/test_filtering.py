@@ -5,7 +5,8 @@ import torch
 
 from chlu_core import CHLU, LSTMBaseline, MLPPotential
 from chlu_core.experiments import sine_waves
-from chlu_core.filtering import energy_floor, filtered_run, filtered_runs, friction, mse_against_sigma
+from chlu_core.filtering import (energy_shell, filtered_run, filtered_runs, friction, mse_against_sigma,
+                                 project_to_energy, training_energy)
 
 CONFIG = dataclasses.replace(sine_waves.PRESETS["quick"], steps=120)
 
@@ -49,7 +50,7 @@ def test_baselines_ignore_friction_and_curves_cover_every_sigma_and_the_oracle()
 def test_the_governor_floor_is_below_the_training_energies_and_bad_modes_are_clear_errors():
     model, training = unit(), sine_waves.make_data(CONFIG)[0]
     means = energy(model, training).reshape(training.shape[:2]).mean(0)
-    floor = energy_floor(model, training)
+    floor = training_energy(model, training)
     assert 0.99 * float(means.min()) - 1e-4 <= floor <= 0.99 * float(means.quantile(0.05)) + 1e-4
     with pytest.raises(ValueError, match="unknown friction mode"):
         friction("sticky")
@@ -60,7 +61,52 @@ def test_the_governor_floor_is_below_the_training_energies_and_bad_modes_are_cle
 def test_the_governor_floor_can_sit_at_the_median_training_energy():
     model, training = unit(), sine_waves.make_data(CONFIG)[0]
     means = energy(model, training).reshape(training.shape[:2]).mean(0)
-    floor = energy_floor(model, training, percentile=50.0, factor=1.0)
+    floor = training_energy(model, training, percentile=50.0, factor=1.0)
     assert floor == pytest.approx(float(means.double().quantile(0.5)), rel=1e-5, abs=1e-4)
     schedule = friction("governor", training=training, floor_percentile=50.0, floor_factor=1.0)(model)
     assert schedule.energy_floor == floor
+
+
+def harmonic_unit(omega: float = 2.0 * torch.pi) -> CHLU:
+    """H = ½p² + ½ω²q² exactly: a zero readout leaves only the confinement α‖q‖², α = ω²/2."""
+    model = CHLU(1, MLPPotential(1, hidden=4), kinetic="newtonian", alpha=0.5 * omega**2, dt=0.05).double()
+    with torch.no_grad():
+        model.potential.readout.weight.zero_()
+        model.potential.readout.bias.zero_()
+    return model
+
+
+def test_projecting_a_start_onto_an_energy_shell_keeps_its_phase_and_sets_its_amplitude():
+    model, omega = harmonic_unit(), 2.0 * torch.pi
+    start = torch.tensor([[1.3, -4.6], [0.2, 1.0], [-0.7, 0.0], [0.0, 8.0]], dtype=torch.float64)
+    target = 0.5 * omega**2  # the shell of x = sin(ωt + φ): amplitude 1
+    projected = project_to_energy(model, start, target)
+    assert torch.allclose(model.hamiltonian(projected[:, :1], projected[:, 1:]),
+                          torch.full((4,), target, dtype=torch.float64), rtol=1e-12, atol=0)
+    start_energy = 0.5 * start[:, 1] ** 2 + 0.5 * omega**2 * start[:, 0] ** 2
+    assert torch.allclose(projected, start * (target / start_energy).sqrt()[:, None], rtol=1e-12, atol=1e-12)
+    phase = lambda z: torch.atan2(omega * z[:, 0], z[:, 1])  # noqa: E731
+    assert torch.allclose(phase(projected), phase(start), atol=1e-12)
+    assert torch.allclose(project_to_energy(model, projected, target), projected, rtol=1e-12, atol=1e-12)
+
+
+def test_an_energy_shell_out_of_reach_keeps_the_nearest_end_of_the_ray():
+    model = harmonic_unit()
+    start = torch.tensor([[0.5, 1.0]], dtype=torch.float64)
+    assert torch.allclose(project_to_energy(model, start, -1.0), torch.zeros(1, 2, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(project_to_energy(model, start, 1e12), start * 2.0**10, rtol=1e-12)
+
+
+def test_a_chlu_run_from_its_energy_shell_starts_there_and_the_baselines_ignore_the_shell():
+    torch.manual_seed(0)
+    model, training = unit(), sine_waves.make_data(CONFIG)[0]
+    level = energy_shell(training)(model)
+    assert level == training_energy(model, training, percentile=50.0, factor=1.0)
+    start = torch.tensor([[1.2, 3.0], [-0.3, -2.0]])
+    run = filtered_run(model, start, 40, energy=level)
+    assert torch.allclose(energy(model, run[0]), torch.full((2,), level), rtol=1e-5)
+    assert torch.allclose(run, filtered_run(model, project_to_energy(model, start, level), 40))
+    models = {"CHLU": model, "LSTM": LSTMBaseline(1, hidden=8)}
+    shelled = filtered_runs(models, CONFIG, 0.3, shell_of=energy_shell(training))
+    plain = filtered_runs(models, CONFIG, 0.3)
+    assert torch.equal(shelled["LSTM"], plain["LSTM"]) and not torch.allclose(shelled["CHLU"], plain["CHLU"])
