@@ -58,7 +58,17 @@ def test_windows_cover_every_start_of_every_trajectory():
     assert sampler(7).shape == (4, 3, 3)
 
 
+def test_strided_windows_start_every_stride_steps():
+    data = torch.arange(2 * 10 * 3, dtype=torch.float32).reshape(10, 2, 3)
+    windows = all_windows(data, 4, stride=2)
+    assert windows.shape == (4, 4 * 2, 3)  # starts 0, 2, 4, 6
+    assert torch.equal(windows[:, 2 * 3 + 1], data[6:10, 1])
+    sampler = WindowSampler(data, (4,), iterations=2, per_iteration=None, generator=torch.Generator(), stride=3)
+    assert torch.equal(sampler(0), all_windows(data, 4, stride=3))
+
+
 @pytest.mark.parametrize("call", [
+    lambda: all_windows(torch.zeros(5, 1, 2), 2, stride=0),
     lambda: all_windows(torch.zeros(5, 1, 2), 6),
     lambda: all_windows(torch.zeros(5, 2), 2),
     lambda: lemniscate_trajectory(steps_per_cycle=2),

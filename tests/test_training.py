@@ -108,5 +108,7 @@ def test_bad_configs_and_data_raise_value_errors():
         WakeSleepConfig(window_lengths=(1,))
     with pytest.raises(ValueError):
         WakeSleepConfig(lyapunov="median")
+    with pytest.raises(ValueError, match="window_stride"):
+        WakeSleepConfig(window_stride=0)
     with pytest.raises(ValueError):
         train_chlu(CHLU(2), torch.zeros(10, 1, 3), SHORT)

@@ -45,8 +45,12 @@ class Config(WakeSleepConfig):
 
 PRESETS = {
     "paper": Config(),
+    # best: every window of the 375 training steps at once (a window every second step: overlapping
+    # windows carry nearly the same gradient, and half of them halve the work, which brings all three
+    # models under 3 minutes; CHLU orbit error over seeds 0-2: 0.0057 / 0.0094 / 0.010 with stride 2,
+    # 0.0049 / 0.081 / 0.0075 with stride 1), short windows first, Adam with cosine decay, no sleep.
     "best": Config(iterations=1000, lr=1e-2, lr_end=1e-5, window_lengths=(16, 64, 125, 250),
-                   windows_per_iteration=None, clamp_start=1.0, sleep_every=0, grad_clip=1.0),
+                   windows_per_iteration=None, window_stride=2, clamp_start=1.0, sleep_every=0, grad_clip=1.0),
     "quick": Config(iterations=30, window_lengths=(8, 16), windows_per_iteration=None, sleep_every=10,
                     sleep_steps=20, train_cycles=1, free_run_cycles=4, clamp_start=1.0),
 }

@@ -23,7 +23,7 @@ def train_baseline(model: Union[LSTMBaseline, NeuralODEBaseline], trajectories: 
     """
     optimizer, schedule = make_optimizer(model, config)
     windows = WindowSampler(trajectories, config.window_lengths, config.iterations,
-                            config.windows_per_iteration, torch.Generator().manual_seed(seed))
+                            config.windows_per_iteration, torch.Generator().manual_seed(seed), config.window_stride)
 
     def step(iteration: int) -> dict:
         window = windows(iteration)

@@ -12,8 +12,8 @@ raises the energy of the unit's own hallucinations. The buffer is persistent by 
 states are written back).
 
 Windows: ``windows_per_iteration`` random windows per step (the paper: 1), or ``None`` for all
-windows of the data at once; ``window_lengths`` is a curriculum (short windows first), its stages
-sharing the iterations equally.
+windows of the data at once (starting every ``window_stride`` steps); ``window_lengths`` is a
+curriculum (short windows first), its stages sharing the iterations equally.
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ class WakeSleepConfig:
     lr_end: Optional[float] = None  # cosine decay of the learning rate to lr_end over the run; None: constant
     window_lengths: tuple = (64,)
     windows_per_iteration: Optional[int] = 1
+    window_stride: int = 1  # windows start every window_stride steps of the data
     clamp_start: float = 1000.0
     clamp_end: float = 1.0
     clamp_anneal_fraction: float = 0.5
@@ -57,6 +58,8 @@ class WakeSleepConfig:
             raise ValueError(f"need iterations ≥ 1 and lr > 0, got {self.iterations}, {self.lr}")
         if not self.window_lengths or min(self.window_lengths) < 2:
             raise ValueError(f"window_lengths must be a non-empty sequence of lengths ≥ 2, got {self.window_lengths}")
+        if not (isinstance(self.window_stride, int) and self.window_stride >= 1):
+            raise ValueError(f"window_stride must be an integer ≥ 1, got {self.window_stride!r}")
         if self.lyapunov not in LYAPUNOV_MODES:
             raise ValueError(f"lyapunov must be one of {LYAPUNOV_MODES}, got {self.lyapunov!r}")
         if self.sleep_every < 0 or (self.sleep_every and (self.sleep_steps < 1 or self.sleep_batch < 1)):
@@ -123,7 +126,7 @@ class WakeSleepTrainer:
         self.optimizer, self.schedule = make_optimizer(unit, config)
         self.buffer = self._fresh_states(config.buffer_size)
         self.windows = WindowSampler(trajectories, config.window_lengths, config.iterations,
-                                     config.windows_per_iteration, self.generator)
+                                     config.windows_per_iteration, self.generator, config.window_stride)
 
     def _fresh_states(self, n: int) -> torch.Tensor:
         dtype = next(self.unit.parameters()).dtype
