@@ -1,4 +1,5 @@
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -110,3 +111,21 @@ def test_a_chlu_run_from_its_energy_shell_starts_there_and_the_baselines_ignore_
     shelled = filtered_runs(models, CONFIG, 0.3, shell_of=energy_shell(training))
     plain = filtered_runs(models, CONFIG, 0.3)
     assert torch.equal(shelled["LSTM"], plain["LSTM"]) and not torch.allclose(shelled["CHLU"], plain["CHLU"])
+
+
+def test_curves_batch_every_sigma_and_mark_only_the_diverging_one(monkeypatch):
+    import chlu_core.filtering as filtering
+    from chlu_core.unit import DivergenceError
+    model, real = unit(), filtering.filtered_run
+    per_sigma = {s: mse_against_sigma({"CHLU": model}, CONFIG, [s])["CHLU"][0] for s in (0.1, 0.5)}
+    assert mse_against_sigma({"CHLU": model}, CONFIG, [0.1, 0.5])["CHLU"] == pytest.approx(
+        [per_sigma[0.1], per_sigma[0.5]], rel=1e-5)
+
+    def diverging_far_out(model, start, steps, schedule=0.0, energy=None):
+        if bool((start[:, 0].abs() > 3.0).any()):
+            raise DivergenceError("left the finite numbers")
+        return real(model, start, steps, schedule, energy)
+    monkeypatch.setattr(filtering, "filtered_run", diverging_far_out)
+    curves = mse_against_sigma({"CHLU": model}, CONFIG, [0.1, 10.0])
+    assert curves["CHLU"][0] == pytest.approx(per_sigma[0.1], rel=1e-5) and curves["CHLU"][1] == float("inf")
+    assert all(math.isfinite(v) for v in curves["oracle"])
