@@ -121,7 +121,7 @@ def filtered_runs(models: dict, config, sigma: float, friction_of=NO_FRICTION, s
     :func:`energy_shell`; None: the noisy start): name → ``(time, n, 2)``
     or None where a run diverged, plus "clean", "oracle" (the exact oscillator from the noisy start)
     and "noisy_start" ``(n, 2)``."""
-    return _runs(models, config, sigma, _filters(models, friction_of, shell_of), seed, waves)
+    return runs_at(models, config, [sigma], _filters(models, friction_of, shell_of), seed, waves)[0]
 
 
 def _filters(models: dict, friction_of, shell_of) -> dict:
@@ -130,13 +130,11 @@ def _filters(models: dict, friction_of, shell_of) -> dict:
     return {name: (friction_of(model), shell_of(model)) for name, model in models.items() if isinstance(model, CHLU)}
 
 
-def _runs(models: dict, config, sigma: float, filters: dict, seed: int, waves) -> dict:
-    return _runs_at(models, config, [sigma], filters, seed, waves)[0]
-
-
-def _runs_at(models: dict, config, sigmas, filters: dict, seed: int, waves) -> list:
-    """:func:`filtered_runs` at each of ``sigmas``: every model runs once on the starts of all of them
-    (a batch of len(sigmas) × waves; per-step overhead dominates a batch of 20)."""
+def runs_at(models: dict, config, sigmas, filters: dict, seed: int = 0, waves=None) -> list:
+    """:func:`filtered_runs` at each of ``sigmas``, a dict per σ, with ``filters`` given as name →
+    (friction schedule, shell energy or None); a model without an entry runs unfiltered. Every
+    model runs once on the starts of all σ (a batch of len(sigmas) × waves: per-step overhead
+    dominates a batch of 20)."""
     _, test = sine_waves.make_data(config)
     test = test if waves is None else test[:, waves]
     starts = [noisy_starts(test, sigma, seed=seed) for sigma in sigmas]
@@ -144,14 +142,15 @@ def _runs_at(models: dict, config, sigmas, filters: dict, seed: int, waves) -> l
     runs = [{"clean": test, "noisy_start": start,
              "oracle": oscillator(start, steps, config.dt, 2.0 * math.pi * config.frequency_hz)} for start in starts]
     for name, model in models.items():
+        schedule, energy = filters.get(name, (0.0, None))
         try:
-            batch = filtered_run(model, torch.cat(starts), steps, *filters.get(name, (0.0, None)))
+            batch = filtered_run(model, torch.cat(starts), steps, schedule, energy)
             parts = [batch[:, k * n:(k + 1) * n] for k in range(len(sigmas))]
         except DivergenceError:  # one diverging start fails the batch: find which σ on its own
             parts = []
             for start in starts:
                 try:
-                    parts.append(filtered_run(model, start, steps, *filters.get(name, (0.0, None))))
+                    parts.append(filtered_run(model, start, steps, schedule, energy))
                 except DivergenceError:
                     parts.append(None)
         for run, part in zip(runs, parts):
@@ -164,7 +163,7 @@ def mse_against_sigma(models: dict, config, sigmas, friction_of=NO_FRICTION, see
     """Name (and "oracle") → free-run MSE against the clean test waves at each σ in ``sigmas``
     (inf where a run diverged), the CHLUs filtered as in :func:`filtered_runs`."""
     curves = {name: [] for name in [*models, "oracle"]}
-    for runs in _runs_at(models, config, list(sigmas), _filters(models, friction_of, shell_of), seed, None):
+    for runs in runs_at(models, config, list(sigmas), _filters(models, friction_of, shell_of), seed):
         for name in curves:
             run = runs[name]
             curves[name].append(float("inf") if run is None else

@@ -140,22 +140,31 @@ def _training_energy(model: CHLU, config: Config) -> float:
     return training_energy(model, make_data(config)[0], config.energy_level_percentile, config.energy_level_factor)
 
 
+def _filter(level: float, config: Config) -> tuple:
+    """(friction schedule, shell energy or None) of a CHLU whose training energy E* is ``level``."""
+    from ..schedules import EnergyGovernor
+    friction = EnergyGovernor(level, config.governor_strength) if config.free_run_friction == "governor" else 0.0
+    return friction, level if config.free_run_start == "energy_shell" else None
+
+
+def free_run_filters(models: dict, config: Config) -> dict:
+    """Name → (friction schedule, shell energy or None) of each model that ``config`` filters (see
+    :func:`is_filtered`), each unit's E* computed once; the others run as they are."""
+    return {name: _filter(_training_energy(model, config), config)
+            for name, model in models.items() if is_filtered(model, config)}
+
+
 def free_run_friction(model, config: Config):
     """The friction schedule of ``model``'s free runs under ``config``: 0 for the baselines and
     without friction; for a CHLU under the governor, an :class:`~chlu_core.schedules.EnergyGovernor`
     whose floor is the unit's E* on the training waves."""
-    if config.free_run_friction == "none" or not isinstance(model, CHLU):
-        return 0.0
-    from ..schedules import EnergyGovernor
-    return EnergyGovernor(_training_energy(model, config), config.governor_strength)
+    return free_run_filters({"model": model}, config).get("model", (0.0, None))[0]
 
 
 def free_run_energy(model, config: Config) -> Optional[float]:
     """The energy shell that ``model``'s free runs start on under ``config``: the unit's E* on the
     training waves for a CHLU with ``free_run_start="energy_shell"``, else None (the noisy start)."""
-    if config.free_run_start == "noisy" or not isinstance(model, CHLU):
-        return None
-    return _training_energy(model, config)
+    return free_run_filters({"model": model}, config).get("model", (0.0, None))[1]
 
 
 def is_filtered(model, config: Config) -> bool:
@@ -169,23 +178,15 @@ def noisy_runs(models: dict, config: Config, sigma: float, seed: int = 0, waves:
 
     Returns name → ``(steps, n_test, 2)`` (x, ẋ), plus "clean" (the test waves) and "oracle".
     A model whose run diverged maps to ``None``. A CHLU is filtered as ``config`` says (see
-    :func:`free_run_friction` and :func:`free_run_energy`) unless ``filtered`` is False.
+    :func:`free_run_filters`) unless ``filtered`` is False.
     """
-    from ..filtering import filtered_run
-    _, test = make_data(config)
-    test = test if waves is None else test[:, waves]
-    start = noisy_starts(test, sigma, seed=seed)
-    steps = test.shape[0] - 1
-    runs = {"clean": test, "oracle": oscillator(start, steps, config.dt, 2.0 * math.pi * config.frequency_hz)}
-    for name, model in models.items():
-        try:
-            if filtered and is_filtered(model, config):
-                runs[name] = filtered_run(model, start, steps, free_run_friction(model, config),
-                                          free_run_energy(model, config))
-            else:
-                runs[name] = free_run(model, start, steps)
-        except DivergenceError:
-            runs[name] = None
+    return _noisy_runs(models, config, sigma, seed, waves, free_run_filters(models, config) if filtered else {})
+
+
+def _noisy_runs(models: dict, config: Config, sigma: float, seed: int, waves, filters: dict) -> dict:
+    from ..filtering import runs_at
+    runs = runs_at(models, config, [sigma], filters, seed, waves)[0]
+    del runs["noisy_start"]
     return runs
 
 
@@ -200,23 +201,24 @@ def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
     filtered runs, then the same metrics of its unfiltered runs with the suffix ``_unfiltered`` and
     its training energy ``energy_level`` E*."""
     metrics = {name: {"sigmas": list(config.sigmas)} for name in [*models, "oracle"]}
-    filtered = {name: model for name, model in models.items() if is_filtered(model, config)}
+    levels = {name: _training_energy(model, config) for name, model in models.items() if is_filtered(model, config)}
+    filters = {name: _filter(level, config) for name, level in levels.items()}
     for sigma in config.sigmas:
-        runs = noisy_runs(models, config, sigma, seed=seed)
+        runs = _noisy_runs(models, config, sigma, seed, None, filters)
         for name in [*models, "oracle"]:
             for key, value in _wave_metrics(runs[name], runs["clean"], config.dt).items():
                 metrics[name].setdefault(key, []).append(value)
-        if filtered:
-            free = noisy_runs(filtered, config, sigma, seed=seed, filtered=False)
-            for name in filtered:
+        if filters:
+            free = _noisy_runs({name: models[name] for name in filters}, config, sigma, seed, None, {})
+            for name in filters:
                 for key, value in _wave_metrics(free[name], free["clean"], config.dt).items():
                     metrics[name].setdefault(key + "_unfiltered", []).append(value)
     for name, model in models.items():
         metrics[name]["true_frequency"] = config.frequency_hz
         if isinstance(model, CHLU) and hasattr(model.kinetic, "speed_limit"):
             metrics[name]["speed_limit"] = model.kinetic.speed_limit().max().item()
-        if name in filtered:
-            metrics[name]["energy_level"] = _training_energy(model, config)
+        if name in levels:
+            metrics[name]["energy_level"] = levels[name]
     return metrics
 
 
