@@ -33,21 +33,17 @@ def build(name: str, seed: int = 0, with_paper: bool = True, progress=None) -> d
     result = module.run(PRESET, seed=seed, progress=progress)
     entries = {}
     for model_name, model in result.models.items():
-        path = ASSETS_DIR / f"{name}_{model_name.lower()}.pt"
         metadata = {"experiment": name, "preset": PRESET, "seed": seed, "model": model_name,
                     "config": dataclasses.asdict(module.PRESETS[PRESET]),
                     "metrics": result.metrics[model_name], "training_wall_time_s": result.wall_time_s[model_name]}
-        save(model, path, metadata=metadata)
         extra = {"model": model_name}
-        if "oracle" in result.metrics:  # exp II: the best any free-running model can do, for comparison
-            extra["oracle_metrics"] = result.metrics["oracle"]
         if paper_error is not None:
             extra["paper_error"] = paper_error
         if paper is not None:
             extra.update(paper_metrics=paper.metrics[model_name],
                          paper_training_wall_time_s=paper.wall_time_s[model_name])
-        entries[model_name] = register(path, name, PRESET, seed, result.metrics[model_name],
-                                       result.wall_time_s[model_name], **extra)
+        entries[model_name] = _ship(model, ASSETS_DIR / f"{name}_{model_name.lower()}.pt", metadata, result.metrics,
+                                    extra)
     if name == "exp1":
         write_free_runs(result.models, seed)
     return entries
@@ -68,15 +64,21 @@ def reevaluate(name: str) -> dict:
         path = ASSETS_DIR / entry["file"]
         _, metadata = load(path, with_metadata=True)
         metadata.update(config=dataclasses.asdict(config), metrics=metrics[model_name])
-        save(models[model_name], path, metadata=metadata)
         extra = {key: value for key, value in entry.items()
                  if key not in ("file", "sha256", "experiment", "preset", "seed", "metrics",
-                                "training_wall_time_s", "library_version")}
-        if "oracle" in metrics:
-            extra["oracle_metrics"] = metrics["oracle"]
-        entries[model_name] = register(path, name, entry["preset"], entry["seed"], metrics[model_name],
-                                       entry["training_wall_time_s"], **extra)
+                                "training_wall_time_s", "library_version", "oracle_metrics")}
+        entries[model_name] = _ship(models[model_name], path, metadata, metrics, extra)
     return entries
+
+
+def _ship(model, path, metadata: dict, metrics: dict, extra: dict) -> dict:
+    """Save ``model`` with ``metadata`` at ``path`` and register it in the manifest; ``metrics`` are the
+    experiment's, the oracle's included (exp II: the best any free-running model can do, kept beside)."""
+    save(model, path, metadata=metadata)
+    if "oracle" in metrics:
+        extra = {**extra, "oracle_metrics": metrics["oracle"]}
+    return register(path, metadata["experiment"], metadata["preset"], metadata["seed"],
+                    metrics[metadata["model"]], metadata["training_wall_time_s"], **extra)
 
 
 def write_free_runs(models: dict, seed: int = 0, cycles: int = 50) -> dict:
