@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from chlu_core import CHLU, DivergenceError, filtering
+from chlu_core import CHLU, DivergenceError, figures, filtering
 from chlu_core.experiments import lemniscate, mnist, sine_waves
 from chlu_core.training.wake_sleep import initial_momentum
 
@@ -43,6 +43,15 @@ def truth(experiment: str) -> numpy.ndarray:
         return lemniscate.true_curve(400).numpy()
     angle = numpy.linspace(0.0, 2.0 * numpy.pi, 401)
     return numpy.stack([numpy.sin(angle), 2.0 * numpy.pi * numpy.cos(angle)], axis=-1)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def rollout_player(_runs: dict, shown: tuple, experiment: str, cycles: int):
+    """The Rollouts page's figure (:func:`chlu_core.figures.rollout_player`) of the free runs ``_runs``
+    (label → run), built once per ``shown`` models ((label, digest) pairs, in order) and ``cycles``:
+    its animation frames take a few tenths of a second to build. Shared by every session: never mutate it."""
+    spec = LEMNISCATE if experiment == "exp1" else SINE
+    return figures.rollout_player(_runs, spec["steps_per_cycle"], spec["dt"], truth=truth(experiment))
 
 
 @st.cache_data(max_entries=64, show_spinner="Free-running the model …")

@@ -6,6 +6,7 @@ files, trains, or knows about Streamlit.
 """
 from __future__ import annotations
 
+import numpy
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -42,67 +43,6 @@ def _orbit_axes(q, v):
     return (q[:, 0], q[:, 1]) if q.shape[1] >= 2 else (q[:, 0], v[:, 0])
 
 
-def orbit_cursor_panels(runs: dict, cursor: int, steps_per_cycle: int, truth=None,
-                        units: str = "") -> go.Figure:
-    """The paper's figure-1 view up to time step ``cursor``, one panel per model: earlier cycles
-    transparent, the last two cycles before the cursor solid, a dot at the cursor.
-
-    ``runs``: model name → dict with ``q`` and ``v`` arrays ``(time, dim)``; ``truth``: ``(n, 2)`` curve.
-    """
-    from plotly.subplots import make_subplots
-    names = list(runs)
-    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names, horizontal_spacing=0.05)
-    for col, name in enumerate(names, start=1):
-        x, y = _orbit_axes(runs[name]["q"], runs[name]["v"])
-        end = min(cursor, len(x) - 1) + 1
-        split = max(end - 2 * steps_per_cycle, 0)
-        if truth is not None:
-            fig.add_scatter(x=truth[:, 0], y=truth[:, 1], mode="lines", row=1, col=col, showlegend=col == 1,
-                            name="truth", line=dict(color=MODEL_COLORS["truth"], dash="dash", width=1.5))
-        fig.add_scatter(x=_thin(x[:split + 1]), y=_thin(y[:split + 1]), mode="lines", row=1, col=col,
-                        showlegend=False, opacity=0.25, line=dict(color=color(name), width=1))
-        fig.add_scatter(x=x[split:end], y=y[split:end], mode="lines", row=1, col=col, name=name,
-                        line=dict(color=color(name), width=2.5))
-        fig.add_scatter(x=[x[end - 1]], y=[y[end - 1]], mode="markers", row=1, col=col, showlegend=False,
-                        marker=dict(color=color(name), size=10, line=dict(color="white", width=1.5)))
-        xlabel, ylabel = ("x", "y") if runs[name]["q"].shape[1] >= 2 else ("q", "q̇")
-        fig.update_xaxes(title_text=f"{xlabel}{units}", row=1, col=col)
-        # Equal scales for a plane of positions; a phase plane's axes have different units.
-        same_units = runs[name]["q"].shape[1] >= 2
-        fig.update_yaxes(title_text=f"{ylabel}{units}" if col == 1 else None, row=1, col=col,
-                         scaleanchor=f"x{col if col > 1 else ''}" if same_units else None)
-    fig.update_layout(template=TEMPLATE, height=400, margin=dict(t=80),
-                      legend=dict(orientation="h", x=1, xanchor="right", y=1.18))
-    return fig
-
-
-def phase_space(runs: dict, cursor: int, coordinate: int = 0) -> go.Figure:
-    """Position against velocity of one coordinate for every model, a dot at time step ``cursor``."""
-    fig = go.Figure()
-    for name, run in runs.items():
-        q, v = run["q"][:, coordinate], run["v"][:, coordinate]
-        end = min(cursor, len(q) - 1) + 1
-        fig.add_scatter(x=_thin(q[:end]), y=_thin(v[:end]), mode="lines", name=name, opacity=0.6,
-                        line=dict(color=color(name), width=1.2))
-        fig.add_scatter(x=[q[end - 1]], y=[v[end - 1]], mode="markers", showlegend=False,
-                        marker=dict(color=color(name), size=10, line=dict(color="white", width=1.5)))
-    sub = "₁₂₃₄₅₆₇₈₉"[coordinate] if coordinate < 9 else str(coordinate + 1)
-    fig.update_layout(template=TEMPLATE, height=360, title="Phase space",
-                      xaxis_title=f"position q{sub}", yaxis_title=f"velocity q̇{sub} (per time unit)")
-    return fig
-
-
-def energy_trace(times, energies: dict, cursor_time: float, title: str = "Energy H(t) of the CHLU") -> go.Figure:
-    """Energy against time per model, with a vertical line at the cursor."""
-    fig = go.Figure()
-    for name, energy in energies.items():
-        fig.add_scatter(x=_thin(times), y=_thin(energy), mode="lines", name=name, line=dict(color=color(name)))
-    fig.add_vline(x=cursor_time, line=dict(color=MODEL_COLORS["truth"], dash="dot"))
-    fig.update_layout(template=TEMPLATE, height=360, title=title, xaxis_title="time t",
-                      yaxis=dict(title=dict(text="energy H (model units)", standoff=12), automargin=True))
-    return fig
-
-
 def loss_curve(history: dict, title: str = "Training loss") -> go.Figure:
     """Loss per iteration on a log axis: ``history`` maps a stage (model or loss name) to its values."""
     fig = go.Figure()
@@ -117,37 +57,161 @@ def loss_curve(history: dict, title: str = "Training loss") -> go.Figure:
 
 # --- the paper's figures (experiments I and II) ------------------------------------------------
 def _numpy(x):
-    import numpy
     return x.detach().cpu().numpy() if hasattr(x, "detach") else numpy.asarray(x)
 
 
+def _add_orbit(fig: go.Figure, x, y, name: str, steps_per_cycle: int, last_cycles: int, truth, col: int) -> None:
+    """One model's panel of figure 1 in column ``col``: the truth dashed, the early cycles faint, the last
+    ``last_cycles`` cycles solid. ``x``, ``y``: ``(time,)``; ``truth``: ``(n, 2)`` or None."""
+    if truth is not None:
+        fig.add_scatter(x=truth[:, 0], y=truth[:, 1], mode="lines", name="truth", showlegend=col == 1,
+                        line=dict(color=MODEL_COLORS["truth"], dash="dash", width=1.5), hoverinfo="skip",
+                        row=1, col=col)
+    split = max(len(x) - 1 - last_cycles * steps_per_cycle, 0)
+    fig.add_scatter(x=_thin(x[:split + 1], 3000), y=_thin(y[:split + 1], 3000), mode="lines", opacity=0.25,
+                    line=dict(color=color(name), width=1), showlegend=False, hoverinfo="skip", row=1, col=col)
+    fig.add_scatter(x=x[split:], y=y[split:], mode="lines", name=name, line=dict(color=color(name), width=2.5),
+                    row=1, col=col)
+
+
+def _orbit_grid(names: list, rows: int = 1, **kwargs) -> go.Figure:
+    """Subplots with one orbit panel per model in the first row (two grid columns each, so that a
+    second row can split the width in halves); ``kwargs`` go to make_subplots."""
+    from plotly.subplots import make_subplots
+    return make_subplots(**{"rows": rows, "cols": 2 * len(names), "subplot_titles": names, "horizontal_spacing": 0.09,
+                            "specs": [[{"colspan": 2}, None] * len(names)], **kwargs})
+
+
+def _orbit_axes_titles(fig: go.Figure, index: int, plane: bool) -> None:
+    """Axis titles of the orbit panel of model ``index`` (from 0); equal scales for a plane of positions
+    (a phase plane's axes have different units)."""
+    col = 2 * index + 1
+    fig.update_xaxes(title_text="x" if plane else "q", row=1, col=col)
+    fig.update_yaxes(title_text=("y" if plane else "q̇") if index == 0 else None, row=1, col=col,
+                     scaleanchor=f"x{index + 1 if index else ''}" if plane else None)  # axes count subplots
+
+
 def orbit_panels(runs: dict, curve, steps_per_cycle: int, last_cycles: int = 2,
-                 title: str = "Free run over the lemniscate") -> go.Figure:
+                 title: str | None = "Free run over the lemniscate") -> go.Figure:
     """Figure 1: one x–y panel per model, early cycles transparent, the last ``last_cycles`` solid.
 
     ``runs``: model name → positions ``(time, 2)``; ``curve``: the true curve ``(n, 2)``.
     Units: positions in the data's units.
     """
-    from plotly.subplots import make_subplots
     names = list(runs)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.04)
+    fig = _orbit_grid(names)
     curve = _numpy(curve)
-    for col, name in enumerate(names, start=1):
+    for index, name in enumerate(names):
         q = _numpy(runs[name])
-        split = max(len(q) - last_cycles * steps_per_cycle, 0)
-        fig.add_trace(go.Scatter(x=curve[:, 0], y=curve[:, 1], mode="lines", name="true curve",
-                                 line=dict(color=MODEL_COLORS["truth"], dash="dot", width=1),
-                                 showlegend=col == 1), row=1, col=col)
-        early = _thin(q[:split + 1], 3000)
-        fig.add_trace(go.Scatter(x=early[:, 0], y=early[:, 1], mode="lines", opacity=0.25,
-                                 line=dict(color=color(name), width=1), name=f"{name} early cycles",
-                                 showlegend=False), row=1, col=col)
-        fig.add_trace(go.Scatter(x=q[split:, 0], y=q[split:, 1], mode="lines", name=f"{name} last {last_cycles} cycles",
-                                 line=dict(color=color(name), width=2.5)), row=1, col=col)
-        fig.update_xaxes(title_text="x", row=1, col=col)
-    fig.update_yaxes(title_text="y", row=1, col=1)
-    fig.update_layout(template=TEMPLATE, title=title, height=380)
+        _add_orbit(fig, q[:, 0], q[:, 1], name, steps_per_cycle, last_cycles, curve, 2 * index + 1)
+        _orbit_axes_titles(fig, index, plane=True)
+    fig.update_layout(template=TEMPLATE, title=title, height=400, margin=dict(t=90 if title else 60),
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.2))
     return fig
+
+
+def _frame_steps(steps: int, frames: int) -> list:
+    """About ``frames`` evenly spaced time steps from 0 to ``steps``, both included."""
+    stride = max(1, -(-steps // max(frames - 1, 1)))
+    return sorted(set(range(0, steps + 1, stride)) | {steps})
+
+
+def rollout_player(runs: dict, steps_per_cycle: int, dt: float, truth=None, frames: int = 200) -> go.Figure:
+    """Free runs to scrub in the browser. Top: figure 1 per model in its orbit plane (early cycles faint,
+    the last two solid, the truth dashed). Bottom: the phase space (q₁, q̇₁) of every model and the
+    energy H(t) of those that have one. A time slider and a play button (Plotly animation frames, no
+    round trip to the server) move a marker with a short tail (a quarter cycle) on every panel.
+
+    ``runs``: model name → dict with ``q`` and ``v`` ``(time, dim)`` and optionally ``H`` ``(time,)``,
+    all of one length; ``dt``: time units per step; ``truth``: ``(n, 2)`` curve in the orbit plane;
+    ``frames``: about how many time steps the slider offers (the last step always among them).
+    """
+    names = list(runs)
+    if not names:
+        raise ValueError("rollout_player needs at least one run")
+    steps = len(runs[names[0]]["q"]) - 1
+    if any(len(run["q"]) != steps + 1 for run in runs.values()):
+        raise ValueError("every run must have the same number of time steps")
+    energies = {name: _numpy(run["H"]) for name, run in runs.items() if run.get("H") is not None}
+    n = len(names)
+    bottom = [{"colspan": n}] + [None] * (n - 1) + [{"colspan": n}] + [None] * (n - 1) if energies else \
+        [{"colspan": 2 * n}] + [None] * (2 * n - 1)
+    fig = _orbit_grid(names, rows=2, specs=[[{"colspan": 2}, None] * n, bottom], row_heights=[0.55, 0.45],
+                      vertical_spacing=0.16, subplot_titles=names + ["Phase space"] + (["Energy H(t)"] if energies else []))
+    planes = {name: _orbit_axes(_numpy(runs[name]["q"]), _numpy(runs[name]["v"])) for name in names}
+    phases = {name: (_numpy(runs[name]["q"])[:, 0], _numpy(runs[name]["v"])[:, 0]) for name in names}
+    times = dt * numpy.arange(steps + 1)
+    tail = -numpy.arange(0, max(steps_per_cycle // 4, 1) + 1, max(steps_per_cycle // 40, 1))[::-1]  # offsets, ends at 0
+    head = dict(size=numpy.where(tail == 0, 11, 0), line=dict(color="white", width=1.5))
+    moving = []  # (trace index, function step → its {"x", "y"}), for the frames
+
+    for index, name in enumerate(names):
+        col, (x, y) = 2 * index + 1, planes[name]
+        _add_orbit(fig, x, y, name, steps_per_cycle, 2, truth, col)
+        _orbit_axes_titles(fig, index, plane=runs[name]["q"].shape[1] >= 2)
+        fig.add_scatter(mode="lines+markers", showlegend=False, hoverinfo="skip", row=1, col=col,
+                        line=dict(color=color(name), width=5), marker=dict(color=color(name), **head))
+        moving.append((len(fig.data) - 1, lambda step, x=x, y=y: _at(x, y, numpy.clip(step + tail, 0, steps))))
+    for name in names:
+        fig.add_scatter(x=_thin(phases[name][0]), y=_thin(phases[name][1]), mode="lines", opacity=0.5, name=name,
+                        showlegend=False, line=dict(color=color(name), width=1.2), row=2, col=1)
+    fig.add_scatter(mode="markers", showlegend=False, hoverinfo="skip", row=2, col=1,
+                    marker=dict(color=[color(name) for name in names], size=11, line=dict(color="white", width=1.5)))
+    moving.append((len(fig.data) - 1, lambda step: _at(*zip(*(phases[name] for name in names)), step, stacked=True)))
+    fig.update_xaxes(title_text="position q₁", row=2, col=1)
+    fig.update_yaxes(title_text="velocity q̇₁ (per time unit)", row=2, col=1)
+    if energies:
+        for name, energy in energies.items():
+            fig.add_scatter(x=_thin(times), y=_thin(energy), mode="lines", name=name, showlegend=False,
+                            line=dict(color=color(name)), row=2, col=n + 1)
+        fig.add_scatter(mode="markers", showlegend=False, hoverinfo="skip", row=2, col=n + 1,
+                        marker=dict(color=[color(name) for name in energies], size=11,
+                                    line=dict(color="white", width=1.5)))
+        moving.append((len(fig.data) - 1, lambda step: _at((times,) * len(energies), tuple(energies.values()), step,
+                                                           stacked=True)))
+        fig.update_xaxes(title_text="time t", row=2, col=n + 1)
+        fig.update_yaxes(title_text="H (model units)", row=2, col=n + 1)
+
+    traces = [trace for trace, _ in moving]
+    for trace, at in moving:  # the markers start at t = 0, ready to play
+        fig.data[trace].update(at(0))
+    marks = _frame_steps(steps, frames)
+    fig.frames = [dict(name=str(step), traces=traces, data=[at(step) for _, at in moving]) for step in marks]
+    still = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
+    hidden = dict(color="rgba(0,0,0,0)", size=1)  # one label per step would be a smear; the current value says it
+    fig.update_layout(
+        template=TEMPLATE, height=900, margin=dict(t=90, b=130),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.1),
+        sliders=[dict(active=0, x=0.2, len=0.8, y=-0.07, yanchor="top", ticklen=0, minorticklen=0,
+                      tickcolor="rgba(0,0,0,0)", font=hidden, pad=dict(t=10),
+                      currentvalue=dict(prefix="t = ", suffix=" time units", xanchor="right",
+                                        font=dict(size=14, color="#212529")),
+                      steps=[dict(method="animate", label=f"{step * dt:.2f}", args=[[str(step)], still])
+                             for step in marks])],
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.07, xanchor="left", yanchor="top",
+                          pad=dict(t=30), showactive=False, buttons=[
+                              dict(label="▶ Play", method="animate", args=[None, dict(
+                                  mode="immediate", fromcurrent=True, transition=dict(duration=0),
+                                  frame=dict(duration=40, redraw=False))]),
+                              dict(label="❚❚ Pause", method="animate", args=[[None], still])])])
+    return fig
+
+
+def _at(x, y, index, stacked: bool = False) -> dict:
+    """{"x", "y"} of the points at ``index`` of ``x``, ``y`` as short lists (frames are sent as text);
+    ``stacked``: ``x``, ``y`` are sequences of arrays and the result holds one point of each."""
+    if stacked:
+        x, y = numpy.array([a[index] for a in x]), numpy.array([b[index] for b in y])
+    else:
+        x, y = x[index], y[index]
+    return {"x": _rounded(x), "y": _rounded(y)}
+
+
+def _rounded(values, digits: int = 5) -> list:
+    """``values`` to ``digits`` significant digits of their largest magnitude, as a list."""
+    scale = float(numpy.abs(values).max(initial=0.0))
+    decimals = digits - 1 - int(numpy.floor(numpy.log10(scale))) if scale > 0 else 0
+    return numpy.round(numpy.asarray(values, dtype=float), decimals).tolist()
 
 
 def potential_heatmap(xs, ys, potential, trajectory=None, title: str = "Learned potential V(q)") -> go.Figure:

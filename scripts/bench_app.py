@@ -3,8 +3,9 @@
     .venv/bin/python scripts/bench_app.py [--repeats 3]
 
 - startup: from `streamlit run app/main.py` to the overview's figure drawn in chromium (cold caches);
-- slider: moving the Rollouts time slider until the views have re-rendered (rollout cached), right
-  after the first visits (the warm-up thread may still run) and again once it has had 20 s to finish;
+- slider: a click on the Rollouts time slider (Plotly's, run in the browser) until the last change to
+  the figure's drawing (every view's marker moved), right after the first visits (the warm-up thread
+  may still run) and again once it has had 20 s to finish;
 - first visit per page: clicking through the pages in chromium right after startup (the server's
   warm-up thread computing the shipped models' default views meanwhile);
 - first render per page, cold: one fresh AppTest session in a fresh process (empty caches), script time;
@@ -61,18 +62,30 @@ def rendered(page, url: str) -> None:
     idle(page)
 
 
+WATCH_DRAWING = """() => {
+    window.__drawn = [];
+    new MutationObserver(() => window.__drawn.push(performance.now())).observe(
+        document.querySelector('.js-plotly-plot .main-svg'), {subtree: true, attributes: true, childList: true});
+}"""
+
+
 def slider_moves(page, moves: int = 10) -> list:
-    """Seconds per press of ← on the Rollouts time slider until the views have re-rendered."""
-    thumb = page.get_by_role("slider").nth(1)  # cycles, then the time slider
+    """Seconds from a click on the Rollouts time slider until the figure's drawing last changed (the
+    drawing is quiet for 0.3 s after it)."""
+    rail = page.locator(".slider-rail-touch-rect").first
+    rail.wait_for(timeout=120_000)
+    rail.scroll_into_view_if_needed()
+    box = rail.bounding_box()
+    page.evaluate(WATCH_DRAWING)
     seconds = []
-    for _ in range(moves):
-        caption = page.get_by_text("time units · cycle").inner_text()
-        moved = time.perf_counter()
-        thumb.press("ArrowLeft")
-        page.wait_for_function(
-            "old => ![...document.querySelectorAll('p')].some(p => p.innerText === old)", arg=caption)
-        idle(page)
-        seconds.append(time.perf_counter() - moved)
+    for move in range(moves):
+        fraction = 0.05 + 0.9 * ((0.37 * (move + 1)) % 1.0)  # jumps back and forth along the run
+        page.evaluate("() => window.__drawn = []")
+        clicked = page.evaluate("() => performance.now()")
+        page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
+        page.wait_for_function("() => window.__drawn.length > 0")
+        page.wait_for_function("() => performance.now() - window.__drawn[window.__drawn.length - 1] > 300")
+        seconds.append((page.evaluate("() => window.__drawn[window.__drawn.length - 1]") - clicked) / 1000)
     return seconds
 
 
@@ -96,7 +109,7 @@ def browser_timings(playwright, repeats: int) -> tuple[list, dict, list, list]:
                     visited = time.perf_counter()
                     rendered(page, f"{url}/{name}")
                     visits[name] = time.perf_counter() - visited
-                rendered(page, f"{url}/rollouts?cycles=10")
+                rendered(page, f"{url}/rollouts")  # its default: 50 cycles of the lemniscate
                 during_warmup = slider_moves(page)
                 time.sleep(20)
                 settled = slider_moves(page)

@@ -104,10 +104,11 @@ def test_overview_computes_the_free_runs_itself_where_none_were_precomputed(monk
 
 # --- the URL ---------------------------------------------------------------------------------------
 def test_query_parameters_restore_the_settings_and_are_written_back():
-    at = open_page("rollouts", experiment="exp2", cycles=10, t=120)
+    at = open_page("rollouts", experiment="exp2", cycles=10)
     assert_clean(at)
-    assert slider(at, "Cycles to free-run").value == 10 and slider(at, "Time step").value == 120
+    assert slider(at, "Cycles to free-run").value == 10
     assert at.segmented_control[0].value == "exp2"
+    assert figures(at)[0]["layout"]["sliders"][0]["steps"][-1]["label"] == "10.00"  # 10 cycles of 1 time unit
     assert at.query_params["cycles"] == ["10"] or at.query_params["cycles"] == "10"
     slider(at, "Cycles to free-run").set_value(20).run()
     assert "20" in str(at.query_params["cycles"])
@@ -115,7 +116,7 @@ def test_query_parameters_restore_the_settings_and_are_written_back():
 
 @pytest.mark.parametrize("page, params, name", [
     ("rollouts", {"cycles": "abc"}, "cycles"),
-    ("rollouts", {"t": "-5"}, "t"),
+    ("rollouts", {"experiment": "exp7"}, "experiment"),
     ("landscape", {"model": "no_such_model"}, "model"),
     ("energy", {"waves": "1,99"}, "waves"),
     ("noise", {"friction": "sticky"}, "friction"),
@@ -129,14 +130,19 @@ def test_a_malformed_parameter_falls_back_to_the_default_with_a_notice(page, par
 
 
 # --- widgets change what is shown -----------------------------------------------------------------
-def test_the_time_slider_moves_the_cursor_on_every_rollout_view():
+def test_the_rollouts_player_moves_a_marker_on_every_view_without_the_server():
     at = open_page("rollouts", cycles=2)
-    before = figures(at)
-    slider(at, "Time step").set_value(40).run()
-    after = figures(at)
     assert_clean(at)
-    for old, new in zip(before, after):
-        assert old != new, titles(new)
+    (player,) = figures(at)
+    panels = [a["text"] for a in player["layout"]["annotations"]]
+    assert panels == ["LSTM", "NODE", "CHLU", "Phase space", "Energy H(t)"]
+    frames = player["frames"]
+    assert len(frames) > 100 and frames[-1]["name"] == str(2 * 125)  # the last step of 2 lemniscate cycles
+    axes = {(player["data"][i].get("xaxis", "x"), player["data"][i].get("yaxis", "y")) for i in frames[0]["traces"]}
+    assert len(axes) == len(panels)  # a moving marker on every panel
+    first, last = frames[0]["data"], frames[-1]["data"]
+    assert all(values(a["x"])[-1] != values(b["x"])[-1] for a, b in zip(first, last))
+    assert len(player["layout"]["sliders"][0]["steps"]) == len(frames)
 
 
 def test_landscape_resolution_and_range_change_the_grid():

@@ -1,0 +1,79 @@
+"""Figure builders: the Rollouts player's animation frames put every marker where the runs are."""
+import numpy
+import pytest
+
+from chlu_core import figures
+
+STEPS, PER_CYCLE, DT = 300, 40, 0.05
+
+
+def runs(with_energy: bool = True) -> dict:
+    t = numpy.arange(STEPS + 1) * DT
+    plane = {"q": numpy.stack([numpy.sin(t), numpy.sin(2 * t) / 2], -1),
+             "v": numpy.stack([numpy.cos(t), numpy.cos(2 * t)], -1)}
+    line = {"q": 0.5 * numpy.cos(3 * t)[:, None], "v": -1.5 * numpy.sin(3 * t)[:, None]}
+    if with_energy:
+        plane["H"] = 2.0 + 0.01 * numpy.sin(t)
+    return {"CHLU": plane, "LSTM": line}
+
+
+def moving_traces(figure) -> list:
+    return list(figure.frames[0].traces)
+
+
+def test_each_frame_puts_every_marker_at_its_time_step():
+    fig = figures.rollout_player(runs(), PER_CYCLE, DT, frames=31)
+    data = runs()
+    steps = [int(frame.name) for frame in fig.frames]
+    assert steps[0] == 0 and steps[-1] == STEPS and steps == sorted(steps)
+    chlu_tail, lstm_tail, phase, energy = moving_traces(fig)
+    for frame, step in zip(fig.frames, steps):
+        by_trace = dict(zip(frame.traces, frame.data))
+        # The head of each tail (its last point): x–y plane for the 2-D run, phase plane for the 1-D one.
+        assert by_trace[chlu_tail].x[-1] == pytest.approx(data["CHLU"]["q"][step, 0], abs=1e-4)
+        assert by_trace[chlu_tail].y[-1] == pytest.approx(data["CHLU"]["q"][step, 1], abs=1e-4)
+        assert by_trace[lstm_tail].y[-1] == pytest.approx(data["LSTM"]["v"][step, 0], abs=1e-4)
+        assert list(by_trace[phase].x) == pytest.approx([data["CHLU"]["q"][step, 0], data["LSTM"]["q"][step, 0]], abs=1e-4)
+        assert list(by_trace[energy].x) == pytest.approx([step * DT])
+        assert list(by_trace[energy].y) == pytest.approx([data["CHLU"]["H"][step]], abs=1e-3)
+
+
+def test_tails_cover_a_quarter_cycle_and_stop_at_the_start():
+    fig = figures.rollout_player(runs(), PER_CYCLE, DT, frames=31)
+    tail = moving_traces(fig)[0]
+    first, last = (dict(zip(f.traces, f.data))[tail] for f in (fig.frames[0], fig.frames[-1]))
+    assert len(set(first.x)) == 1  # at t = 0 the whole tail sits on the start
+    start = runs()["CHLU"]["q"][STEPS - PER_CYCLE // 4]
+    assert (first.x[0], last.x[0], last.y[0]) == pytest.approx((first.x[-1], start[0], start[1]), abs=1e-4)
+
+
+def test_the_slider_offers_one_step_per_frame_labelled_in_time_units():
+    fig = figures.rollout_player(runs(), PER_CYCLE, DT, frames=31)
+    (slider,) = fig.layout.sliders
+    assert [list(step.args[0]) for step in slider.steps] == [[frame.name] for frame in fig.frames]
+    assert [step.label for step in slider.steps] == [f"{int(f.name) * DT:.2f}" for f in fig.frames]
+    assert slider.active == 0
+    assert [button.label for button in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
+    assert len(fig.frames) <= 32
+
+
+def test_without_an_energy_there_is_no_energy_panel():
+    titles = [a.text for a in figures.rollout_player(runs(with_energy=False), PER_CYCLE, DT).layout.annotations]
+    assert titles == ["CHLU", "LSTM", "Phase space"]
+    titles = [a.text for a in figures.rollout_player(runs(), PER_CYCLE, DT).layout.annotations]
+    assert titles == ["CHLU", "LSTM", "Phase space", "Energy H(t)"]
+
+
+def test_bad_runs_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="at least one run"):
+        figures.rollout_player({}, PER_CYCLE, DT)
+    uneven = runs()
+    uneven["LSTM"] = {name: value[:-1] for name, value in uneven["LSTM"].items()}
+    with pytest.raises(ValueError, match="same number of time steps"):
+        figures.rollout_player(uneven, PER_CYCLE, DT)
+
+
+def test_orbit_panels_keep_equal_scales_on_every_panel():
+    fig = figures.orbit_panels({name: run["q"] for name, run in runs().items() if name == "CHLU"} | {
+        "copy": runs()["CHLU"]["q"]}, numpy.zeros((3, 2)), PER_CYCLE)
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis2.scaleanchor == "x2"
