@@ -14,7 +14,10 @@ from torch import nn
 
 from chlu_core import CHLU, DivergenceError, figures, filtering
 from chlu_core.experiments import lemniscate, mnist, sine_waves
+from chlu_core.experiments.mnist import clip_every_of  # noqa: F401 (the pages' way to it)
 from chlu_core.training.wake_sleep import initial_momentum
+
+from . import precomputed
 
 LEMNISCATE = dict(steps_per_cycle=lemniscate.PRESETS["paper"].steps_per_cycle, dt=0.05)
 SINE = dict(steps_per_cycle=20, dt=0.05)  # x = sin(2πt + φ): one cycle per time unit at dt = 0.05
@@ -22,7 +25,7 @@ BEST_WAVES = sine_waves.PRESETS["best"]  # the shipped sine-wave models' recipe,
 # A noise filter is (friction mode, γ, fraction, governor strength, start on the energy shell).
 NOISE_DEFAULTS = ("none", 0.1, 0.3, 0.1, BEST_WAVES.free_run_start == "energy_shell")  # Noise page: the shipped recipe
 UNFILTERED = ("none", 0.1, 0.3, 0.1, False)  # what a baseline gets: it has no filter
-DREAM_DEFAULTS = dict(n=16, noise_scale=0.5, gamma=0.3, T0=1.0, T_end=0.01, steps=500, seed=0)  # MNIST page
+DREAM_DEFAULTS = mnist.PREVIEW  # MNIST page: its first dream, shipped precomputed for the shipped unit
 LANDSCAPE_DEFAULTS = dict(axes=(0, 1), half_width=1.5, points=41)  # Landscape page: plane, range ±, grid
 ENERGY_DEFAULTS = dict(sigma=0.5, waves=(0, 1, 2), seed=0)  # Energy page: noise, test waves (0-based), seed
 
@@ -187,23 +190,15 @@ def mnist_classifier():
     return mnist.shipped_classifier()
 
 
-def clip_every_of(metadata: dict) -> int | None:
-    """How often the unit's own training clipped its chains (its sampler does the same), or None."""
-    return metadata.get("config", {}).get("clip_every")
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def dream(_unit: CHLU, digest: str, n: int, noise_scale: float, gamma: float, T0: float, T_end: float,
           steps: int, seed: int, clip_every: int | None = None) -> dict:
-    """Langevin dreams from the noisy test centroid: images on the 0–1 scale, ``final`` and ``start``
-    ``(n, 784)`` and ``snapshots`` (5 steps from 0 to ``steps``) → ``(n, 784)``; with the classifier's
-    ``scores`` of the final and start images where a classifier is shipped. ``clip_every``: clip the
-    chains to [−1, 1] that often, as the unit's training did (see :func:`clip_every_of`)."""
-    snapshot_steps = tuple(sorted({round(k * steps / 4) for k in range(5)}))
-    samples = mnist.sample(_unit, mnist_centroid(), n=n, noise_scale=noise_scale, gamma=gamma, T0=T0, T_end=T_end,
-                           steps=steps, seed=seed, snapshot_steps=snapshot_steps, clip_every=clip_every)
-    classifier = mnist_classifier()
-    scores = None if classifier is None else {"dreams": mnist.score(samples.final, classifier),
-                                              "start": mnist.score(samples.start, classifier)}
-    return {"final": mnist.to_image(samples.final).numpy(), "start": mnist.to_image(samples.start).numpy(),
-            "snapshots": {s: mnist.to_image(q).numpy() for s, q in samples.snapshots.items()}, "scores": scores}
+    """Langevin dreams from the noisy test centroid (:func:`chlu_core.experiments.mnist.dream`), scored by
+    the shipped classifier where there is one; the shipped unit's first dream comes precomputed.
+    ``clip_every``: clip the chains to [−1, 1] that often, as the unit's training did (``clip_every_of(metadata)``)."""
+    settings = dict(n=n, noise_scale=noise_scale, gamma=gamma, T0=T0, T_end=T_end, steps=steps, seed=seed,
+                    clip_every=clip_every)
+    shipped = precomputed.dream(digest, settings)
+    if shipped is not None:
+        return shipped
+    return mnist.dream(_unit, mnist_centroid(), mnist_classifier(), **settings)

@@ -1,7 +1,8 @@
-"""The overview's free runs without torch: precomputed when the assets were built
-(:func:`chlu_core.build_assets.write_free_runs`), computed live where that file is missing or stale.
-
-Loading torch takes 1.5 s of a cold start; with the precomputed runs the first page draws before it.
+"""Views of the shipped models computed when the assets were built, used while those models are unchanged:
+the overview's free runs (:func:`chlu_core.build_assets.write_free_runs`; loading torch takes 1.5 s of a
+cold start, and with them the first page draws before it) and the MNIST page's first dream
+(``scripts/build_mnist_assets.py``; 16 chains × 500 steps take 1–2 s). Computed live where a file is
+missing or stale.
 """
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ def lemniscate_runs(cycles: int) -> dict:
     runs = widgets.free_runs([shipped[k] for k in MODELS if k in shipped], "exp1", cycles)
     return {"runs": runs, "truth": compute.truth("exp1"), "errors": errors,
             "steps_per_cycle": compute.LEMNISCATE["steps_per_cycle"]}
+
+
+@st.cache_data(show_spinner=False)
+def _shipped_dreams() -> dict | None:
+    return assets.read_dreams()
+
+
+def dream(digest: str, settings: dict) -> dict | None:
+    """The shipped unit's precomputed dream (as ``mnist.dream`` returns it) if ``digest`` is that unit's
+    checkpoint and ``settings`` are the ones it was dreamt with; else None."""
+    shipped = _shipped_dreams()
+    if shipped is None or shipped["source"] != digest or shipped["settings"] != settings:
+        return None
+    return {key: shipped[key] for key in ("final", "start", "snapshots", "scores")}

@@ -19,6 +19,7 @@ from ._version import __version__
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 MANIFEST = ASSETS_DIR / "manifest.json"
 FREE_RUNS = "exp1_free_runs.npz"  # the overview's figure, precomputed (see build_assets.write_free_runs)
+DREAMS = "exp3_first_dreams.npz"  # the MNIST page's first dream, precomputed (scripts/build_mnist_assets.py)
 
 
 def sha256(path: Path) -> str:
@@ -64,11 +65,33 @@ def read_free_runs(name: str = FREE_RUNS) -> Optional[dict]:
     "truth": (points, 2), "cycles", "steps_per_cycle"}``, arrays ``(time, dim)``; ``None`` where the
     file is not shipped or any model it was computed from has changed since (its manifest entry
     records their sha256)."""
-    files = read_manifest()["files"]
-    entry = files.get(name)
-    if entry is None or any(files.get(f, {}).get("sha256") != sha for f, sha in entry["sources"].items()):
+    entry = _current(name)
+    if entry is None:
         return None
     with numpy.load(asset_path(name), allow_pickle=False) as arrays:
         runs = {model: {"q": arrays[f"{model}.q"], "v": arrays[f"{model}.v"]} for model in entry["models"]}
         return {"runs": runs, "truth": arrays["truth"], "cycles": entry["cycles"],
                 "steps_per_cycle": entry["steps_per_cycle"]}
+
+
+def read_dreams(name: str = DREAMS) -> Optional[dict]:
+    """A shipped unit's precomputed dreams (what ``mnist.dream`` returns: ``final``, ``start`` ``(n, 784)``,
+    ``snapshots`` step → ``(n, 784)``, ``scores``) with the ``settings`` they were dreamt with and the
+    ``source`` sha256 of the unit's checkpoint; ``None`` where the file is not shipped or the unit changed."""
+    entry = _current(name)
+    if entry is None:
+        return None
+    with numpy.load(asset_path(name), allow_pickle=False) as arrays:
+        snapshots = {int(key.removeprefix("snapshot.")): arrays[key] for key in arrays.files if key.startswith("snapshot.")}
+        return {"final": arrays["final"], "start": arrays["start"], "snapshots": dict(sorted(snapshots.items())),
+                "scores": entry["scores"], "settings": entry["settings"], "source": next(iter(entry["sources"].values()))}
+
+
+def _current(name: str) -> Optional[dict]:
+    """The manifest entry of a file computed from shipped checkpoints, or None where it is not listed or
+    any checkpoint it was computed from has changed since (the entry's ``sources`` record their sha256)."""
+    files = read_manifest()["files"]
+    entry = files.get(name)
+    if entry is None or any(files.get(f, {}).get("sha256") != sha for f, sha in entry["sources"].items()):
+        return None
+    return entry

@@ -2,7 +2,7 @@
 ``assets/mnist_test_centroid.npy``.
 
 Usage: ``python scripts/build_mnist_assets.py [--seed 0] [--no-paper | --paper-from DIR] [--reuse-classifier]
-[--best-from DIR] [--png FILE]``
+[--best-from DIR] [--png FILE] [--dreams-only]``
 
 Writes the test-set centroid (where the dreams start, so that the dashboard needs no MNIST files), trains the scoring classifier (all 60,000 training images), then the ``best`` preset's CHLU scored by
 it, and (unless ``--no-paper``, which keeps the paper preset's recorded metrics) the ``paper`` preset for comparison; registers both checkpoints in
@@ -10,6 +10,8 @@ it, and (unless ``--no-paper``, which keeps the paper preset's recorded metrics)
 one's (``--paper-from DIR`` takes them from the ``metrics.json`` of a finished
 ``python -m chlu_core reproduce exp3 --preset paper`` run instead; ``--best-from DIR`` likewise ships a
 finished best-preset run instead of training it again). ``--png`` also writes the best preset's digit grid as a PNG (for a person to look at).
+Last, it writes the dashboard MNIST page's first dream of the shipped unit (``assets/exp3_first_dreams.npz``,
+:func:`write_first_dreams`); ``--dreams-only`` does only that.
 MNIST is read from ``$CHLU_DATA_DIR``.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy
 import torch
 
-from chlu_core.assets import ASSETS_DIR, read_manifest, register
+from chlu_core.assets import ASSETS_DIR, DREAMS, asset_path, read_manifest, register
 from chlu_core.checkpoints import load, save, write_atomically
 from chlu_core.experiments import mnist as exp3
 
@@ -57,6 +59,22 @@ def build_classifier(seed: int):
     return classifier
 
 
+def write_first_dreams(seed: int) -> dict:
+    """Dream the MNIST page's first view (``mnist.PREVIEW`` with the unit's own clipping: exactly what the
+    dashboard computes) with the shipped unit, and ship it with that unit's sha256, so that the page
+    draws it without dreaming until the unit changes."""
+    unit, metadata = load(asset_path("exp3_chlu.pt"), with_metadata=True)
+    settings = {**exp3.PREVIEW, "clip_every": exp3.clip_every_of(metadata)}
+    dreams = exp3.dream(unit, exp3.shipped_centroid(), exp3.shipped_classifier(), **settings)
+    buffer = io.BytesIO()
+    numpy.savez_compressed(buffer, final=dreams["final"], start=dreams["start"],
+                           **{f"snapshot.{step}": images for step, images in dreams["snapshots"].items()})
+    path = write_atomically(buffer.getvalue(), ASSETS_DIR / DREAMS)
+    source = read_manifest()["files"]["exp3_chlu.pt"]["sha256"]
+    return register(path, "dashboard", "best", seed, {}, 0.0, sources={"exp3_chlu.pt": source}, settings=settings,
+                    scores=dreams["scores"])
+
+
 def finished_best_run(folder: Path, seed: int) -> tuple:
     """``(unit, metrics, training wall time)`` of a finished run of the best preset (written by
     :meth:`ExperimentResult.write`, e.g. ``python -m chlu_core reproduce exp3 --preset best``), scored by
@@ -79,8 +97,12 @@ def main():
                         "ship instead of training it again; its config must be the best preset's")
     parser.add_argument("--reuse-classifier", action="store_true", help="keep the shipped classifier")
     parser.add_argument("--png", help="write the best preset's digit grid to this PNG file")
+    parser.add_argument("--dreams-only", action="store_true", help="only write the dashboard's first dream of the shipped unit")
     args = parser.parse_args()
     torch.set_num_threads(1)  # fastest for these small networks on a shared CPU
+    if args.dreams_only:
+        write_first_dreams(args.seed)
+        return
 
     finished = finished_best_run(Path(args.best_from), args.seed) if args.best_from else None  # check before writing
     write_centroid(args.seed)
@@ -117,6 +139,7 @@ def main():
         samples = exp3.sample_with(unit, exp3.mnist_test_centroid(), exp3.PRESETS["best"],
                                    seed=args.seed)
         save_image(exp3.to_image(samples.final).reshape(-1, 1, 28, 28), args.png, nrow=8, pad_value=0.5)
+    write_first_dreams(args.seed)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,28 @@ def test_overview_computes_the_free_runs_itself_where_none_were_precomputed(monk
     assert figures(live)[0]["data"] == figures(precomputed)[0]["data"]  # the same figure either way
 
 
+def test_the_mnist_page_draws_its_first_dream_precomputed_or_dreams_it_itself(monkeypatch):
+    import app.compute
+    import app.precomputed
+    from chlu_core.experiments import mnist
+    dreamt, dream = [], mnist.dream
+    monkeypatch.setattr(mnist, "dream", lambda *args, **kwargs: dreamt.append(kwargs) or dream(*args, **kwargs))
+    app.compute.dream.clear()
+    precomputed = open_page("mnist")
+    assert_clean(precomputed)
+    assert not dreamt  # drawn from assets/exp3_first_dreams.npz
+    monkeypatch.setattr(app.precomputed, "_shipped_dreams", lambda: None)  # missing or stale file
+    app.compute.dream.clear()
+    live = open_page("mnist")
+    assert_clean(live)
+    assert len(dreamt) == 1
+
+    def grid(at):
+        z = figures(at)[0]["data"][0]["z"]
+        return values(z).astype(float) if isinstance(z, dict) else numpy.asarray(z, dtype=float).ravel()
+    assert numpy.abs(grid(precomputed) - grid(live)).mean() <= 0.01  # the same dreams either way
+
+
 # --- the URL ---------------------------------------------------------------------------------------
 def test_query_parameters_restore_the_settings_and_are_written_back():
     at = open_page("rollouts", experiment="exp2", cycles=10)

@@ -222,6 +222,32 @@ def test_shipped_chlu_reproduces_its_recorded_metrics():
         assert sum(abs(a - b) for a, b in zip(now["histogram"], recorded["histogram"])) <= 6
 
 
+def test_the_dashboards_precomputed_first_dream_is_the_shipped_units_own(monkeypatch):
+    """assets/exp3_first_dreams.npz lets the MNIST page draw its first view without dreaming: it must hold
+    what the unit dreams with those settings, and be ignored once the unit is replaced. Tolerance: mean
+    pixel difference ≤ 0.01 and histograms within 2 samples (other CPUs may round a few chains apart)."""
+    from chlu_core import assets
+    shipped = assets.read_dreams()
+    assert shipped is not None
+    unit, metadata = checkpoints.load(asset_path("exp3_chlu.pt"), with_metadata=True)
+    assert shipped["settings"] == {**exp3.PREVIEW, "clip_every": exp3.clip_every_of(metadata)}
+    assert shipped["source"] == read_manifest()["files"]["exp3_chlu.pt"]["sha256"]
+    live = exp3.dream(unit, exp3.shipped_centroid(), exp3.shipped_classifier(), **shipped["settings"])
+    assert shipped["final"].shape == (exp3.PREVIEW["n"], 784)
+    assert list(shipped["snapshots"]) == list(live["snapshots"]) == [0, 125, 250, 375, 500]
+    for images, expected in [(shipped["final"], live["final"]), (shipped["start"], live["start"]),
+                             *zip(shipped["snapshots"].values(), live["snapshots"].values())]:
+        assert np.abs(images - expected).mean() <= 0.01
+    for part in ("dreams", "start"):
+        recorded, now = shipped["scores"][part]["histogram"], live["scores"][part]["histogram"]
+        assert sum(abs(a - b) for a, b in zip(recorded, now)) <= 2
+
+    manifest = read_manifest()
+    manifest["files"]["exp3_chlu.pt"]["sha256"] = "0" * 64  # as if the unit had been retrained
+    monkeypatch.setattr(assets, "read_manifest", lambda *args: manifest)
+    assert assets.read_dreams() is None
+
+
 def test_the_shipped_centroid_is_the_test_sets():
     shipped = exp3.shipped_centroid()
     assert shipped is not None and shipped.shape == (784,) and shipped.dtype == torch.float32

@@ -173,6 +173,30 @@ def evaluate(unit: CHLU, classifier: DigitClassifier, centroid: torch.Tensor, co
     return metrics, langevin
 
 
+def clip_every_of(metadata: dict) -> Optional[int]:
+    """How often a unit's own training clipped its chains (its sampler does the same), from its
+    checkpoint's metadata, or None."""
+    return metadata.get("config", {}).get("clip_every")
+
+
+PREVIEW = dict(n=16, noise_scale=0.5, gamma=0.3, T0=1.0, T_end=0.01, steps=500, seed=0)  # the dashboard's first dream
+
+
+def dream(unit: CHLU, centroid: torch.Tensor, classifier: Optional[DigitClassifier] = None, n: int = 16,
+          noise_scale: float = 0.5, gamma: float = 0.3, T0: float = 1.0, T_end: float = 0.01, steps: int = 500,
+          seed: int = 0, clip_every: Optional[int] = None) -> dict:
+    """A sampling run as the dashboard shows it (:func:`sample` with these settings): ``final`` and
+    ``start`` images ``(n, 784)`` on the 0–1 scale, ``snapshots`` at five evenly spaced steps → images,
+    and ``scores`` of the final and start images by ``classifier`` (None without one)."""
+    snapshot_steps = tuple(sorted({round(k * steps / 4) for k in range(5)}))
+    samples = sample(unit, centroid, n=n, noise_scale=noise_scale, gamma=gamma, T0=T0, T_end=T_end, steps=steps,
+                     seed=seed, snapshot_steps=snapshot_steps, clip_every=clip_every)
+    scores = None if classifier is None else {"dreams": score(samples.final, classifier),
+                                              "start": score(samples.start, classifier)}
+    return {"final": to_image(samples.final).numpy(), "start": to_image(samples.start).numpy(),
+            "snapshots": {s: to_image(q).numpy() for s, q in samples.snapshots.items()}, "scores": scores}
+
+
 def shipped_classifier() -> Optional[DigitClassifier]:
     """The classifier shipped in ``assets/`` (hash-checked), or ``None`` where it is not there."""
     try:
