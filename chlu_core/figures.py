@@ -157,7 +157,8 @@ def rollout_player(runs: dict, steps_per_cycle: int, dt: float, truth=None, fram
                         showlegend=False, line=dict(color=color(name), width=1.2), row=2, col=1)
     fig.add_scatter(mode="markers", showlegend=False, hoverinfo="skip", row=2, col=1,
                     marker=dict(color=[color(name) for name in names], size=11, line=dict(color="white", width=1.5)))
-    moving.append((len(fig.data) - 1, lambda step: _at(*zip(*(phases[name] for name in names)), step, stacked=True)))
+    phase_q, phase_v = (numpy.stack([phases[name][i] for name in names], axis=1) for i in (0, 1))  # (time, model)
+    moving.append((len(fig.data) - 1, lambda step: _at(phase_q, phase_v, step)))
     fig.update_xaxes(title_text="position q₁", row=2, col=1)
     fig.update_yaxes(title_text="velocity q̇₁ (per time unit)", row=2, col=1)
     if energies:
@@ -167,8 +168,9 @@ def rollout_player(runs: dict, steps_per_cycle: int, dt: float, truth=None, fram
         fig.add_scatter(mode="markers", showlegend=False, hoverinfo="skip", row=2, col=n + 1,
                         marker=dict(color=[color(name) for name in energies], size=11,
                                     line=dict(color="white", width=1.5)))
-        moving.append((len(fig.data) - 1, lambda step: _at((times,) * len(energies), tuple(energies.values()), step,
-                                                           stacked=True)))
+        energy_t = numpy.repeat(times[:, None], len(energies), axis=1)  # (time, model), as the energies
+        energy_h = numpy.stack(list(energies.values()), axis=1)
+        moving.append((len(fig.data) - 1, lambda step: _at(energy_t, energy_h, step)))
         fig.update_xaxes(title_text="time t", row=2, col=n + 1)
         fig.update_yaxes(title_text="H (model units)", row=2, col=n + 1)
 
@@ -197,17 +199,12 @@ def rollout_player(runs: dict, steps_per_cycle: int, dt: float, truth=None, fram
     return fig
 
 
-def _at(x, y, index, stacked: bool = False) -> dict:
-    """{"x", "y"} of the points at ``index`` of ``x``, ``y`` as short lists (frames are sent as text);
-    ``stacked``: ``x``, ``y`` are sequences of arrays and the result holds one point of each."""
-    if stacked:
-        x, y = numpy.array([a[index] for a in x]), numpy.array([b[index] for b in y])
-    else:
-        x, y = x[index], y[index]
-    return {"x": _rounded(x), "y": _rounded(y)}
+def _at(x, y, index) -> dict:
+    """{"x", "y"}: rows ``index`` of ``x`` and ``y`` as short lists (frames are sent as text)."""
+    return {"x": _rounded(x[index]), "y": _rounded(y[index])}
 
 
-def _rounded(values, digits: int = 5) -> list:
+def _rounded(values, digits: int = 6) -> list:
     """``values`` to ``digits`` significant digits of their largest magnitude, as a list."""
     scale = float(numpy.abs(values).max(initial=0.0))
     decimals = digits - 1 - int(numpy.floor(numpy.log10(scale))) if scale > 0 else 0
