@@ -95,10 +95,17 @@ def write_free_runs(models: dict, seed: int = 0, cycles: int = 50) -> dict:
         dt = float(getattr(model, "dt", None) or lemniscate.PRESETS[PRESET].dt)
         run = lemniscate.free_run(model, dataclasses.replace(config, dt=dt))
         arrays[f"{model_name}.q"], arrays[f"{model_name}.v"] = run.q[:, 0].numpy(), run.p[:, 0].numpy()
+    return write_derived(FREE_RUNS, arrays, [f"exp1_{m.lower()}.pt" for m in models], seed, models=list(models),
+                         cycles=cycles, steps_per_cycle=config.steps_per_cycle)
+
+
+def write_derived(name: str, arrays: dict, sources: list, seed: int = 0, **extra) -> dict:
+    """Write ``arrays`` (name → NumPy array) as ``assets/<name>`` (.npz, atomically): a dashboard view
+    computed from the shipped checkpoints ``sources`` (file names), registered with their sha256 so
+    that readers ignore it once any of them changes (``assets._current``); ``extra`` goes to the entry."""
     buffer = io.BytesIO()
     numpy.savez_compressed(buffer, **arrays)
-    path = write_atomically(buffer.getvalue(), ASSETS_DIR / FREE_RUNS)
+    path = write_atomically(buffer.getvalue(), ASSETS_DIR / name)
     files = read_manifest()["files"]
-    sources = {f"exp1_{m.lower()}.pt": files[f"exp1_{m.lower()}.pt"]["sha256"] for m in models}
-    return register(path, "dashboard", "best", seed, {}, 0.0, models=list(models), cycles=cycles,
-                    steps_per_cycle=config.steps_per_cycle, sources=sources)
+    return register(path, "dashboard", PRESET, seed, {}, 0.0, sources={f: files[f]["sha256"] for f in sources},
+                    **extra)

@@ -27,6 +27,7 @@ import numpy
 import torch
 
 from chlu_core.assets import ASSETS_DIR, DREAMS, asset_path, read_manifest, register
+from chlu_core.build_assets import write_derived
 from chlu_core.checkpoints import load, save, write_atomically
 from chlu_core.experiments import mnist as exp3
 
@@ -66,13 +67,9 @@ def write_first_dreams(seed: int) -> dict:
     unit, metadata = load(asset_path("exp3_chlu.pt"), with_metadata=True)
     settings = {**exp3.PREVIEW, "clip_every": exp3.clip_every_of(metadata)}
     dreams = exp3.dream(unit, exp3.shipped_centroid(), exp3.shipped_classifier(), **settings)
-    buffer = io.BytesIO()
-    numpy.savez_compressed(buffer, final=dreams["final"], start=dreams["start"],
-                           **{f"snapshot.{step}": images for step, images in dreams["snapshots"].items()})
-    path = write_atomically(buffer.getvalue(), ASSETS_DIR / DREAMS)
-    source = read_manifest()["files"]["exp3_chlu.pt"]["sha256"]
-    return register(path, "dashboard", "best", seed, {}, 0.0, sources={"exp3_chlu.pt": source}, settings=settings,
-                    scores=dreams["scores"])
+    arrays = {"final": dreams["final"], "start": dreams["start"],
+              **{f"snapshot.{step}": images for step, images in dreams["snapshots"].items()}}
+    return write_derived(DREAMS, arrays, ["exp3_chlu.pt"], seed, settings=settings, scores=dreams["scores"])
 
 
 def finished_best_run(folder: Path, seed: int) -> tuple:
