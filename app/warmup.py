@@ -14,23 +14,13 @@ STOP = threading.Event()  # set at interpreter exit: torch work in a thread that
 
 
 def _default_views() -> None:
-    from . import compute, models  # here, in the thread: they load torch, which the first page may not need
+    from . import compute, models, widgets  # here, in the thread: they load torch, which the first page may not need
     shipped = models.shipped_entries()
-    for experiment, cycles in (("exp1", 50), ("exp2", 50)):  # Overview and Rollouts
-        runs, shown = {}, []
-        for entry in sorted((e for e in shipped if e.experiment == experiment),  # the pages' order
-                            key=lambda e: models.PAPER_ORDER.index(e.kind)):
-            if STOP.is_set():
-                return
-            model = models.model(entry)
-            try:
-                runs[entry.label] = compute.free_run(model, entry.digest, experiment, cycles,
-                                                     compute.model_dt(model, entry.metadata))
-                shown.append((entry.label, entry.digest))
-            except compute.RolloutFailed:
-                pass  # the page explains it when a visitor asks
-        if runs:
-            compute.rollout_player(runs, tuple(shown), experiment, cycles)
+    for experiment, cycles in (("exp1", 50), ("exp2", 50)):  # Overview and Rollouts, in the pages' model order
+        if STOP.is_set():
+            return
+        widgets.rollout_player(sorted((e for e in shipped if e.experiment == experiment),
+                                      key=lambda e: models.PAPER_ORDER.index(e.kind)), experiment, cycles)
     landscape = next((e for e in shipped if e.experiment == "exp1" and e.kind == "CHLU"), None)
     if landscape is not None and not STOP.is_set():  # Landscape's default model
         unit = models.model(landscape)

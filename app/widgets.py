@@ -17,3 +17,13 @@ def free_runs(entries: list, experiment: str, cycles: int) -> dict:
         except compute.RolloutFailed as error:
             st.warning(f"**{entry.label}** could not be run: {error}", icon="⚠️")
     return runs
+
+
+def rollout_player(entries: list, experiment: str, cycles: int) -> tuple:
+    """``(runs, figure)``: :func:`free_runs` of ``entries`` and the Rollouts page's figure of those that
+    ran (``compute.rollout_player``, cached per models and cycles); the figure is None when none ran."""
+    runs = free_runs(entries, experiment, cycles)
+    if not runs:
+        return runs, None
+    shown = tuple((entry.label, entry.digest) for entry in entries if entry.label in runs)
+    return runs, compute.rollout_player(runs, shown, experiment, cycles)

@@ -16,12 +16,11 @@ cycles = settings.slider("cycles", "Cycles to free-run", 1, 50, 50, container=ri
 spec = compute.LEMNISCATE if experiment == "exp1" else compute.SINE
 
 entries = models.compared(experiment)
-runs = widgets.free_runs(entries, experiment, cycles)
-if not runs:
+runs, player = widgets.rollout_player(entries, experiment, cycles)
+if player is None:
     st.info("No model of this experiment is chosen: pick some on the Models page.")
     st.stop()
-shown = tuple((entry.label, entry.digest) for entry in entries if entry.label in runs)
-layout.chart(compute.rollout_player(runs, shown, experiment, cycles), key="rollouts.player")
+layout.chart(player, key="rollouts.player")
 st.caption("Top, the paper's figure 1: faint, the early cycles; solid, the last two; dashed, the truth. "
            "Bottom: position against velocity, and the energy H(t) of a CHLU, which stays flat up to a small "
            "bounded wobble at zero friction: the symplectic integrator cannot drift. LSTM and NODE have no "
