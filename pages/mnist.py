@@ -9,7 +9,8 @@ from chlu_core import DivergenceError, figures
 st.title("MNIST: dreaming digits")
 st.caption("The CHLU learned an energy over 28×28 images. Start chains at the blurry average test digit plus "
            "noise, add heat that cools from T₀ to T_end while friction γ drains energy, and the chains settle into "
-           "low-energy images: digits. Without heat they collapse to one mode; without friction nothing settles.")
+           "low-energy images: digits. Without friction nothing settles; without heat the start's noise alone picks "
+           "the digit (the paper's unit then collapses to one mode).")
 settings = state.PageSettings("mnist")
 units = [e for e in models.entries("exp3") if e.kind == "CHLU"]
 if not units:

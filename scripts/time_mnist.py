@@ -1,10 +1,10 @@
-"""Time experiment III's sampler and PCD training step: medians over repeats.
+"""Time experiment III's sampler and training step: medians over repeats.
 
 Usage: ``python scripts/time_mnist.py [--repeats 3] [--iterations 10]``
 
 Sampling: the shipped CHLU (or an untrained one if none is shipped), 64 chains × 1,000 Langevin steps
-from the noisy test centroid. Training: seconds per PCD iteration of the ``paper`` and ``best``
-presets (the first iteration excluded as warm-up). MNIST is read from ``$CHLU_DATA_DIR``.
+from the noisy test centroid. Training: seconds per iteration of the ``paper`` preset (PCD) and the
+``best`` one (denoising score matching), the first iteration excluded as warm-up. MNIST is read from ``$CHLU_DATA_DIR``.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import torch
 from chlu_core.assets import asset_path
 from chlu_core.checkpoints import load
 from chlu_core.experiments import mnist as exp3
-from chlu_core.training.generative import train_pcd
 
 
 def time_sampling(unit, centroid, repeats: int) -> list:
@@ -33,8 +32,7 @@ def time_sampling(unit, centroid, repeats: int) -> list:
 def time_training(preset: str, iterations: int, images, centroid) -> list:
     config = dataclasses.replace(exp3.PRESETS[preset], iterations=iterations + 1)
     marks = []
-    train_pcd(exp3.make_unit(config), images, config, centroid=centroid,
-              progress=lambda report: marks.append(report.elapsed))
+    exp3.train(exp3.make_unit(config), images, config, centroid, progress=lambda report: marks.append(report.elapsed))
     return [b - a for a, b in zip(marks[:-1], marks[1:])]
 
 
@@ -58,7 +56,7 @@ def main():
         per_iteration = time_training(preset, args.iterations, images, centroid)
         config = exp3.PRESETS[preset]
         median = statistics.median(per_iteration)
-        print(f"{preset}: median {median:.3f} s per PCD iteration ({config.langevin_steps} Langevin steps); "
+        print(f"{preset}: median {median:.3f} s per {config.objective} iteration; "
               f"{config.iterations} iterations ≈ {median * config.iterations / 60:.1f} min")
 
 

@@ -268,9 +268,9 @@ def test_short_run_negatives_are_the_samplers_chains():
     training negative is exactly a sampler chain of the same length: same start distribution, same noise
     schedule. Checked on the first iteration with lr → 0 (the weights stay put)."""
     torch.manual_seed(0)
-    config = dataclasses.replace(exp3.PRESETS["quick"], iterations=1, lr=1e-30, reinit_prob=1.0, batch=8,
-                                 buffer_size=8, temperature=1.0, temperature_end=0.01, langevin_steps=12,
-                                 clip_every=4)
+    config = dataclasses.replace(exp3.PRESETS["quick"], objective="contrastive", energy="potential", iterations=1,
+                                 lr=1e-30, reinit_prob=1.0, batch=8, buffer_size=8, temperature=1.0,
+                                 temperature_end=0.01, langevin_steps=12, clip_every=4)
     unit = exp3.make_unit(config)
     centroid = torch.zeros(784)
     captured = []
@@ -292,6 +292,28 @@ def test_short_run_negatives_are_the_samplers_chains():
                          record_every=12, clip_every=4)
     torch.testing.assert_close(negatives, chain.q[-1])
     assert not torch.allclose(negatives, q0) and negatives.abs().max() <= 1.0  # evolved, clipped chains
+
+
+@pytest.mark.parametrize("objective, losses", [("denoising", {"loss"}),
+                                               ("contrastive", {"loss", "energy_pos", "energy_neg"})])
+def test_the_objective_chooses_the_trainer(objective, losses):
+    config = dataclasses.replace(exp3.PRESETS["quick"], objective=objective, iterations=2, batch=8, buffer_size=8,
+                                 langevin_steps=2)
+    torch.manual_seed(0)
+    unit = exp3.make_unit(config)
+    before = [w.clone() for w in unit.potential.parameters()]
+    log = exp3.train(unit, 2 * torch.rand(32, 784) - 1, config, centroid=torch.zeros(784))
+    assert set(log.history) == losses and log.iterations == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, unit.potential.parameters()))
+    with pytest.raises(ValueError, match="objective must be one of"):
+        exp3.Config(objective="magic")
+
+
+def test_best_preset_trains_by_score_matching_and_samples_unclipped():
+    best = exp3.PRESETS["best"]
+    assert best.objective == "denoising" and best.clip_every is None and best.c == 10.0
+    assert (best.sample_gamma, best.sample_T0, best.sample_T_end, best.sample_steps, best.dt, best.start_noise) == \
+        (0.3, 1.0, 0.01, 1000, 0.05, 0.5)  # the protocol's sampler
 
 
 def test_potential_scale_divides_the_convnet_energy():
