@@ -144,15 +144,13 @@ def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed:
     return {"runs": as_numpy, "times": config.dt * numpy.arange(runs["clean"].shape[0]), **energies}
 
 
-def _filter_of(mode: str, gamma: float, fraction: float, strength: float, shell: bool) -> tuple:
-    """(friction_of, shell_of) for :mod:`chlu_core.filtering`. E*, the governor's floor and the shell,
-    is set as the shipped recipe sets it: the median training energy (the authors' 0.99 × 1st
+def _filter_of(mode: str, gamma: float, fraction: float, strength: float, shell: bool):
+    """A CHLU → :class:`~chlu_core.filtering.NoiseFilter` function. E*, the governor's floor and the
+    shell, is set as the shipped recipe sets it: the median training energy (the authors' 0.99 × 1st
     percentile lies m₀c²/100 below it, which for c = 100 lets the noise's energy stay)."""
     training = sine_waves.make_data(BEST_WAVES)[0] if mode == "governor" or shell else None
-    level = dict(floor_percentile=BEST_WAVES.energy_level_percentile, floor_factor=BEST_WAVES.energy_level_factor)
-    friction_of = filtering.friction(mode, gamma, fraction, strength, training, **level)
-    shell_of = filtering.energy_shell(training, *level.values()) if shell else filtering.NO_SHELL
-    return friction_of, shell_of
+    return filtering.noise_filter(mode, shell, training, gamma, fraction, strength,
+                                  BEST_WAVES.energy_level_percentile, BEST_WAVES.energy_level_factor)
 
 
 @st.cache_data(max_entries=64, show_spinner="Measuring the MSE at every noise level …")
@@ -160,18 +158,16 @@ def filtering_curve(_model: nn.Module, digest: str, noise_filter: tuple) -> dict
     """The model's (and the oracle's) free-run MSE at each σ of experiment II, a CHLU under
     ``noise_filter`` (see :data:`NOISE_DEFAULTS`); pass :data:`UNFILTERED` for a baseline, which has no
     filter, so that its curve is computed once."""
-    friction_of, shell_of = _filter_of(*noise_filter)
     return filtering.mse_against_sigma({"model": _model}, sine_waves.PRESETS["paper"], sine_waves.SIGMAS,
-                                       friction_of, shell_of=shell_of)
+                                       _filter_of(*noise_filter))
 
 
 @st.cache_data(max_entries=32, show_spinner="Free-running from the noisy starts …")
 def filtered_waves(_models: dict, digests: tuple, noise_filter: tuple, sigma: float, waves: tuple) -> dict:
     """Positions x ``(time, waves)`` of each model, the clean waves and the oracle, from the test
     ``waves`` started at noise ``sigma``, each CHLU under ``noise_filter``; a diverged model maps to None."""
-    friction_of, shell_of = _filter_of(*noise_filter)
-    runs = filtering.filtered_runs(_models, sine_waves.PRESETS["paper"], sigma, friction_of, waves=list(waves),
-                                   shell_of=shell_of)
+    runs = filtering.filtered_runs(_models, sine_waves.PRESETS["paper"], sigma, _filter_of(*noise_filter),
+                                   waves=list(waves))
     runs.pop("noisy_start")
     return {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}
 

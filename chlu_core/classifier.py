@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .training.progress import ProgressCallback, TrainingLog, train_loop
+from .training.progress import ProgressCallback, train_loop
 
 SIDE = 28
 CLASSES = 10

@@ -12,6 +12,7 @@ Runs are observed states (x, model velocity) ``(time, batch, 2·dim)``, start fi
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple, Optional
 
 import numpy
 import torch
@@ -38,41 +39,43 @@ def training_energy(unit: CHLU, trajectories: torch.Tensor, percentile: float = 
     return factor * float(numpy.percentile(energy.mean(0).numpy(), percentile))
 
 
-def friction(mode: str, gamma: float = 0.1, fraction: float = 0.3, strength: float = 1.0,
-             training: torch.Tensor | None = None, floor_percentile: float = 1.0, floor_factor: float = 0.99):
-    """A function CHLU → its friction schedule under ``mode``: 0 (none), γ for the first ``fraction``
-    of the steps (annealed), or γ_t = strength · tanh(max(0, H − E*)) with each unit's own floor E*
-    from the ``training`` trajectories (governor): ``floor_factor`` × the ``floor_percentile``-th
-    percentile of their per-trajectory mean H (the authors' 0.99 × 1st percentile by default; H
-    includes the rest energy m₀c², so for large c a factor of 1 keeps the floor at the training
-    energy rather than m₀c²/100 below it)."""
-    if mode == "none":
-        return lambda unit: 0.0
-    if mode == "annealed":
-        schedule = AnnealedFriction(gamma, fraction)
-        return lambda unit: schedule
-    if mode == "governor":
-        if training is None:
-            raise ValueError("the governor needs the training trajectories to set its energy floor")
-        return lambda unit: EnergyGovernor(training_energy(unit, training, floor_percentile, floor_factor), strength)
-    raise ValueError(f"unknown friction mode {mode!r}; choose one of {', '.join(FRICTION_MODES)}")
+class NoiseFilter(NamedTuple):
+    """How one CHLU free-runs from noisy starts: its ``friction`` schedule (0.0 for none), the energy
+    ``shell`` its starts are projected onto (None: the noisy start) and its E* ``level`` (None where
+    neither needed it)."""
+
+    friction: Any = 0.0
+    shell: Optional[float] = None
+    level: Optional[float] = None
 
 
-NO_FRICTION = friction("none")
+UNFILTERED = NoiseFilter()
 
 
-def energy_shell(training: torch.Tensor, percentile: float = 50.0, factor: float = 1.0):
-    """A function CHLU → the energy E* of its shell: its :func:`training_energy` on the ``training``
-    trajectories (by default the median per-trajectory mean H)."""
-    return lambda unit: training_energy(unit, training, percentile, factor)
+def noise_filter(friction: str = "none", shell: bool = False, training: Optional[torch.Tensor] = None,
+                 gamma: float = 0.1, fraction: float = 0.3, strength: float = 1.0, percentile: float = 1.0,
+                 factor: float = 0.99):
+    """A function CHLU → :class:`NoiseFilter`. ``friction``: "none", "annealed" (γ = ``gamma`` for the
+    first ``fraction`` of the steps) or "governor" (γ_t = ``strength`` · tanh(max(0, H − E*))); ``shell``:
+    start on H = E*. E*, computed once per unit, is its :func:`training_energy` on the ``training``
+    trajectories with ``percentile`` and ``factor`` (the authors' 0.99 × 1st percentile by default; H
+    includes the rest energy m₀c², so for large c a factor of 1 keeps E* at the training energy rather
+    than m₀c²/100 below it)."""
+    if friction not in FRICTION_MODES:
+        raise ValueError(f"unknown friction mode {friction!r}; choose one of {', '.join(FRICTION_MODES)}")
+    needs_level = friction == "governor" or shell
+    if needs_level and training is None:
+        raise ValueError("the governor and the energy shell need the training trajectories to set E*")
+
+    def of(unit: CHLU) -> NoiseFilter:
+        level = training_energy(unit, training, percentile, factor) if needs_level else None
+        schedule = {"none": lambda: 0.0, "annealed": lambda: AnnealedFriction(gamma, fraction),
+                    "governor": lambda: EnergyGovernor(level, strength)}[friction]()
+        return NoiseFilter(schedule, level if shell else None, level)
+    return of
 
 
-def no_shell(unit: CHLU) -> None:
-    """No energy shell: starts stay where the noise put them."""
-    return None
-
-
-NO_SHELL = no_shell
+unfiltered = noise_filter()  # no friction, no shell: every unit runs from the noisy start as it is
 
 
 @torch.no_grad()
@@ -119,25 +122,22 @@ def filtered_run(model, start: torch.Tensor, steps: int, schedule=0.0, energy: f
     return torch.cat([trajectory.q, model.velocity(trajectory.p)], dim=-1)
 
 
-def filtered_runs(models: dict, config, sigma: float, friction_of=NO_FRICTION, seed: int = 0,
-                  waves=None, shell_of=NO_SHELL) -> dict:
-    """Like :func:`sine_waves.noisy_runs`, with each CHLU under ``friction_of(unit)`` (see
-    :func:`friction`) and from the start projected onto the shell ``shell_of(unit)`` (see
-    :func:`energy_shell`; None: the noisy start): name → ``(time, n, 2)``
-    or None where a run diverged, plus "clean", "oracle" (the exact oscillator from the noisy start)
-    and "noisy_start" ``(n, 2)``."""
-    return runs_at(models, config, [sigma], _filters(models, friction_of, shell_of), seed, waves)[0]
+def filtered_runs(models: dict, config, sigma: float, filter_of=unfiltered, seed: int = 0, waves=None) -> dict:
+    """Like :func:`sine_waves.noisy_runs`, with each CHLU filtered by ``filter_of(unit)`` (see
+    :func:`noise_filter`): name → ``(time, n, 2)`` or None where a run diverged, plus "clean", "oracle"
+    (the exact oscillator from the noisy start) and "noisy_start" ``(n, 2)``."""
+    return runs_at(models, config, [sigma], filters_of(models, filter_of), seed, waves)[0]
 
 
-def _filters(models: dict, friction_of, shell_of) -> dict:
-    """Name → (friction schedule, shell energy or None) of each CHLU; both read the training data,
-    so they are computed once per curve rather than once per σ."""
-    return {name: (friction_of(model), shell_of(model)) for name, model in models.items() if isinstance(model, CHLU)}
+def filters_of(models: dict, filter_of) -> dict:
+    """Name → :class:`NoiseFilter` of each CHLU among ``models``; E* reads the training data, so it is
+    computed once per unit rather than once per σ."""
+    return {name: filter_of(model) for name, model in models.items() if isinstance(model, CHLU)}
 
 
 def runs_at(models: dict, config, sigmas, filters: dict, seed: int = 0, waves=None) -> list:
     """:func:`filtered_runs` at each of ``sigmas``, a dict per σ, with ``filters`` given as name →
-    (friction schedule, shell energy or None); a model without an entry runs unfiltered. Every
+    :class:`NoiseFilter`; a model without an entry runs unfiltered. Every
     model runs once on the starts of all σ (a batch of len(sigmas) × waves: per-step overhead
     dominates a batch of 20)."""
     _, test = sine_waves.make_data(config)
@@ -147,7 +147,7 @@ def runs_at(models: dict, config, sigmas, filters: dict, seed: int = 0, waves=No
     runs = [{"clean": test, "noisy_start": start,
              "oracle": oscillator(start, steps, config.dt, 2.0 * math.pi * config.frequency_hz)} for start in starts]
     for name, model in models.items():
-        schedule, energy = filters.get(name, (0.0, None))
+        schedule, energy, _ = filters.get(name, UNFILTERED)
         try:
             batch = filtered_run(model, torch.cat(starts), steps, schedule, energy)
             parts = [batch[:, k * n:(k + 1) * n] for k in range(len(sigmas))]
@@ -163,12 +163,11 @@ def runs_at(models: dict, config, sigmas, filters: dict, seed: int = 0, waves=No
     return runs
 
 
-def mse_against_sigma(models: dict, config, sigmas, friction_of=NO_FRICTION, seed: int = 0,
-                      shell_of=NO_SHELL) -> dict:
+def mse_against_sigma(models: dict, config, sigmas, filter_of=unfiltered, seed: int = 0) -> dict:
     """Name (and "oracle") → free-run MSE against the clean test waves at each σ in ``sigmas``
     (inf where a run diverged), the CHLUs filtered as in :func:`filtered_runs`."""
     curves = {name: [] for name in [*models, "oracle"]}
-    for runs in runs_at(models, config, list(sigmas), _filters(models, friction_of, shell_of), seed):
+    for runs in runs_at(models, config, list(sigmas), filters_of(models, filter_of), seed):
         for name in curves:
             run = runs[name]
             curves[name].append(float("inf") if run is None else

@@ -3,7 +3,6 @@ re-computes its recorded metrics. MNIST's entries (exp3) are checked by that exp
 
 Tolerance: relative 1e-3 (absolute 1e-6) on every recorded number. Evaluation is deterministic
 float32 arithmetic on the CPU; the margin covers BLAS differences between machines."""
-import dataclasses
 import math
 
 import pytest

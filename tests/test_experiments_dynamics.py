@@ -107,12 +107,12 @@ def _energies(unit, run):
 def test_exp2_governor_drains_only_the_chlu_and_only_above_its_floor(exp2_quick):
     config = dataclasses.replace(sine_waves.PRESETS["quick"], **GOVERNED)
     unit = exp2_quick.models["CHLU"]
-    floor = sine_waves.free_run_friction(unit, config).energy_floor
+    filters = sine_waves.free_run_filters(exp2_quick.models, config)
+    floor = filters["CHLU"].friction.energy_floor
     training = sine_waves.make_data(config)[0]
     means = _energies(unit, training).mean(0)
     assert floor == pytest.approx(float(means.double().quantile(0.5)), rel=1e-4, abs=1e-4)  # the 50th percentile, factor 1
-    for name in ("LSTM", "NODE"):
-        assert sine_waves.free_run_friction(exp2_quick.models[name], config) == 0.0
+    assert set(filters) == {"CHLU"} and filters["CHLU"].shell is None  # the baselines run as they are
     governed = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0)
     free = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0, filtered=False)
     for name in ("LSTM", "NODE", "oracle"):
@@ -136,7 +136,7 @@ def test_exp2_evaluation_under_friction_keeps_the_frictionless_numbers(exp2_quic
     chlu = metrics["CHLU"]
     for key in ("mse", "max_speed_fd", "max_velocity_channel", "kinetic_discrepancy", "frequency"):
         assert chlu[key + "_unfiltered"] == plain["CHLU"][key]
-    assert chlu["energy_level"] == sine_waves.free_run_friction(exp2_quick.models["CHLU"], config).energy_floor
+    assert chlu["energy_level"] == sine_waves.free_run_filters(exp2_quick.models, config)["CHLU"].friction.energy_floor
     assert max(chlu["max_velocity_channel"]) <= max(chlu["max_velocity_channel_unfiltered"]) + 1e-6
     figures = sine_waves.figures(exp2_quick.models, config, metrics)
     assert "CHLU (unfiltered)" in {trace.name for trace in figures["mse_vs_sigma"].data}
@@ -146,9 +146,10 @@ def test_exp2_energy_shell_starts_move_only_the_chlu_onto_its_training_energy(ex
     config = dataclasses.replace(sine_waves.PRESETS["quick"], free_run_start="energy_shell",
                                  energy_level_percentile=50.0, energy_level_factor=1.0)
     unit = exp2_quick.models["CHLU"]
-    level = sine_waves.free_run_energy(unit, config)
-    assert sine_waves.free_run_energy(exp2_quick.models["LSTM"], config) is None
-    assert sine_waves.free_run_energy(unit, sine_waves.PRESETS["quick"]) is None
+    filters = sine_waves.free_run_filters(exp2_quick.models, config)
+    level = filters["CHLU"].shell
+    assert set(filters) == {"CHLU"} and filters["CHLU"].friction == 0.0
+    assert sine_waves.free_run_filters(exp2_quick.models, sine_waves.PRESETS["quick"]) == {}
     shelled = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0)
     free = sine_waves.noisy_runs(exp2_quick.models, config, sigma=0.5, seed=0, filtered=False)
     for name in ("LSTM", "NODE", "oracle"):

@@ -6,8 +6,8 @@ import torch
 
 from chlu_core import CHLU, LSTMBaseline, MLPPotential
 from chlu_core.experiments import sine_waves
-from chlu_core.filtering import (energy_shell, filtered_run, filtered_runs, friction, mse_against_sigma,
-                                 project_to_energy, training_energy)
+from chlu_core.filtering import (filtered_run, filtered_runs, mse_against_sigma, noise_filter, project_to_energy,
+                                 training_energy)
 
 CONFIG = dataclasses.replace(sine_waves.PRESETS["quick"], steps=120)
 
@@ -31,7 +31,7 @@ def test_without_friction_a_chlu_runs_as_in_the_experiment():
 @pytest.mark.parametrize("mode", ["annealed", "governor"])
 def test_friction_drains_the_energy_of_a_noisy_start(mode):
     model, start = unit(), torch.tensor([[1.5, 6.0]])
-    schedule = friction(mode, 0.2, 0.5, training=sine_waves.make_data(CONFIG)[0])(model)
+    schedule = noise_filter(mode, training=sine_waves.make_data(CONFIG)[0], gamma=0.2, fraction=0.5)(model).friction
     free, damped = filtered_run(model, start, 200), filtered_run(model, start, 200, schedule)
     assert energy(model, damped)[-1] < energy(model, free)[-1] - 1e-3
 
@@ -39,7 +39,7 @@ def test_friction_drains_the_energy_of_a_noisy_start(mode):
 def test_baselines_ignore_friction_and_curves_cover_every_sigma_and_the_oracle():
     torch.manual_seed(0)
     models = {"CHLU": unit(), "LSTM": LSTMBaseline(1, hidden=8)}
-    runs = filtered_runs(models, CONFIG, 0.3, friction("annealed", 0.3, 0.5))
+    runs = filtered_runs(models, CONFIG, 0.3, noise_filter("annealed", gamma=0.3, fraction=0.5))
     assert not torch.allclose(runs["CHLU"], filtered_runs(models, CONFIG, 0.3)["CHLU"])
     assert torch.equal(runs["LSTM"], filtered_runs(models, CONFIG, 0.3)["LSTM"])
     assert runs["CHLU"].shape == runs["clean"].shape == runs["oracle"].shape
@@ -54,9 +54,10 @@ def test_the_governor_floor_is_below_the_training_energies_and_bad_modes_are_cle
     floor = training_energy(model, training)
     assert 0.99 * float(means.min()) - 1e-4 <= floor <= 0.99 * float(means.quantile(0.05)) + 1e-4
     with pytest.raises(ValueError, match="unknown friction mode"):
-        friction("sticky")
-    with pytest.raises(ValueError, match="training trajectories"):
-        friction("governor")
+        noise_filter("sticky")
+    for settings in (dict(friction="governor"), dict(shell=True)):
+        with pytest.raises(ValueError, match="training trajectories"):
+            noise_filter(**settings)
 
 
 def test_the_governor_floor_can_sit_at_the_median_training_energy():
@@ -64,8 +65,8 @@ def test_the_governor_floor_can_sit_at_the_median_training_energy():
     means = energy(model, training).reshape(training.shape[:2]).mean(0)
     floor = training_energy(model, training, percentile=50.0, factor=1.0)
     assert floor == pytest.approx(float(means.double().quantile(0.5)), rel=1e-5, abs=1e-4)
-    schedule = friction("governor", training=training, floor_percentile=50.0, floor_factor=1.0)(model)
-    assert schedule.energy_floor == floor
+    governed = noise_filter("governor", training=training, percentile=50.0, factor=1.0)(model)
+    assert governed.friction.energy_floor == governed.level == floor and governed.shell is None
 
 
 def harmonic_unit(omega: float = 2.0 * torch.pi) -> CHLU:
@@ -101,14 +102,16 @@ def test_an_energy_shell_out_of_reach_keeps_the_nearest_end_of_the_ray():
 def test_a_chlu_run_from_its_energy_shell_starts_there_and_the_baselines_ignore_the_shell():
     torch.manual_seed(0)
     model, training = unit(), sine_waves.make_data(CONFIG)[0]
-    level = energy_shell(training)(model)
-    assert level == training_energy(model, training, percentile=50.0, factor=1.0)
+    on_shell = noise_filter(shell=True, training=training, percentile=50.0, factor=1.0)
+    level = on_shell(model).shell
+    assert level == on_shell(model).level == training_energy(model, training, percentile=50.0, factor=1.0)
+    assert on_shell(model).friction == 0.0
     start = torch.tensor([[1.2, 3.0], [-0.3, -2.0]])
     run = filtered_run(model, start, 40, energy=level)
     assert torch.allclose(energy(model, run[0]), torch.full((2,), level), rtol=1e-5)
     assert torch.allclose(run, filtered_run(model, project_to_energy(model, start, level), 40))
     models = {"CHLU": model, "LSTM": LSTMBaseline(1, hidden=8)}
-    shelled = filtered_runs(models, CONFIG, 0.3, shell_of=energy_shell(training))
+    shelled = filtered_runs(models, CONFIG, 0.3, on_shell)
     plain = filtered_runs(models, CONFIG, 0.3)
     assert torch.equal(shelled["LSTM"], plain["LSTM"]) and not torch.allclose(shelled["CHLU"], plain["CHLU"])
 

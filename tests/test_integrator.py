@@ -1,7 +1,6 @@
 """The dissipative velocity-Verlet integrator: symplectic, reversible, second order, bounded energy."""
 import math
 
-import numpy
 import pytest
 import torch
 

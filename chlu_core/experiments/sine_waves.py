@@ -30,18 +30,16 @@ unit runs at the energy it was trained at: its MSE is below the oracle's up to �
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
 import torch
 
-from ..baselines import LSTMBaseline
-from ..data.sine_waves import noisy_starts, oscillator, sine_waves
+from ..data.sine_waves import sine_waves
 from ..metrics import wave_metrics
 from ..training import ProgressCallback
 from ..training.wake_sleep import WakeSleepConfig, rollout_observed
-from ..unit import CHLU, DivergenceError
+from ..unit import CHLU
 from .dynamics import MODELS, make_models, resolve, train
 from .result import ExperimentResult
 
@@ -135,36 +133,15 @@ def free_run(model, start: torch.Tensor, steps: int) -> torch.Tensor:
     return model.rollout(start[:, :1], start[:, 1:], steps).states
 
 
-def _training_energy(model: CHLU, config: Config) -> float:
-    from ..filtering import training_energy  # filtering builds on this module
-    return training_energy(model, make_data(config)[0], config.energy_level_percentile, config.energy_level_factor)
-
-
-def _filter(level: float, config: Config) -> tuple:
-    """(friction schedule, shell energy or None) of a CHLU whose training energy E* is ``level``."""
-    from ..schedules import EnergyGovernor
-    friction = EnergyGovernor(level, config.governor_strength) if config.free_run_friction == "governor" else 0.0
-    return friction, level if config.free_run_start == "energy_shell" else None
-
-
 def free_run_filters(models: dict, config: Config) -> dict:
-    """Name → (friction schedule, shell energy or None) of each model that ``config`` filters (see
+    """Name → :class:`~chlu_core.filtering.NoiseFilter` of each model that ``config`` filters (see
     :func:`is_filtered`), each unit's E* computed once; the others run as they are."""
-    return {name: _filter(_training_energy(model, config), config)
-            for name, model in models.items() if is_filtered(model, config)}
-
-
-def free_run_friction(model, config: Config):
-    """The friction schedule of ``model``'s free runs under ``config``: 0 for the baselines and
-    without friction; for a CHLU under the governor, an :class:`~chlu_core.schedules.EnergyGovernor`
-    whose floor is the unit's E* on the training waves."""
-    return free_run_filters({"model": model}, config).get("model", (0.0, None))[0]
-
-
-def free_run_energy(model, config: Config) -> Optional[float]:
-    """The energy shell that ``model``'s free runs start on under ``config``: the unit's E* on the
-    training waves for a CHLU with ``free_run_start="energy_shell"``, else None (the noisy start)."""
-    return free_run_filters({"model": model}, config).get("model", (0.0, None))[1]
+    from .. import filtering  # filtering builds on this module
+    filter_of = filtering.noise_filter(config.free_run_friction, config.free_run_start == "energy_shell",
+                                       make_data(config)[0], strength=config.governor_strength,
+                                       percentile=config.energy_level_percentile, factor=config.energy_level_factor)
+    return filtering.filters_of({name: model for name, model in models.items() if is_filtered(model, config)},
+                                filter_of)
 
 
 def is_filtered(model, config: Config) -> bool:
@@ -201,8 +178,7 @@ def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
     filtered runs, then the same metrics of its unfiltered runs with the suffix ``_unfiltered`` and
     its training energy ``energy_level`` E*."""
     metrics = {name: {"sigmas": list(config.sigmas)} for name in [*models, "oracle"]}
-    levels = {name: _training_energy(model, config) for name, model in models.items() if is_filtered(model, config)}
-    filters = {name: _filter(level, config) for name, level in levels.items()}
+    filters = free_run_filters(models, config)
     for sigma in config.sigmas:
         runs = _noisy_runs(models, config, sigma, seed, None, filters)
         for name in [*models, "oracle"]:
@@ -217,8 +193,8 @@ def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
         metrics[name]["true_frequency"] = config.frequency_hz
         if isinstance(model, CHLU) and hasattr(model.kinetic, "speed_limit"):
             metrics[name]["speed_limit"] = model.kinetic.speed_limit().max().item()
-        if name in levels:
-            metrics[name]["energy_level"] = levels[name]
+        if name in filters:
+            metrics[name]["energy_level"] = filters[name].level
     return metrics
 
 

@@ -17,7 +17,6 @@ curriculum (short windows first), its stages sharing the iterations equally.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
