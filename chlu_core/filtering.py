@@ -69,8 +69,8 @@ def noise_filter(friction: str = "none", shell: bool = False, training: Optional
 
     def of(unit: CHLU) -> NoiseFilter:
         level = training_energy(unit, training, percentile, factor) if needs_level else None
-        schedule = {"none": lambda: 0.0, "annealed": lambda: AnnealedFriction(gamma, fraction),
-                    "governor": lambda: EnergyGovernor(level, strength)}[friction]()
+        schedule = EnergyGovernor(level, strength) if friction == "governor" else \
+            AnnealedFriction(gamma, fraction) if friction == "annealed" else 0.0
         return NoiseFilter(schedule, level if shell else None, level)
     return of
 

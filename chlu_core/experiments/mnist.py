@@ -3,8 +3,8 @@
 Train a CHLU with a ConvNet potential on a seeded subset of MNIST (by persistent contrastive
 divergence as in the protocol, or by denoising score matching), then run 64 Langevin chains from the
 noisy test-set centroid and let a small classifier (trained here, or shipped in ``assets/``) score
-what comes out. Samples are shown and scored as the
-paper shows them: tanh(3q), mapped from [−1, 1] to the 0–1 pixel scale (:func:`to_image`).
+what comes out. Samples are shown and scored as the paper shows them: tanh(3q), mapped from [−1, 1]
+to the 0–1 pixel scale (:func:`to_image`).
 
 Presets: ``paper`` (the protocol: PCD, c = 1, negatives re-initialised from uniform noise, 500
 iterations), ``best`` (this project's recipe, see :data:`PRESETS`) and ``quick`` (the best recipe,

@@ -136,12 +136,14 @@ def free_run(model, start: torch.Tensor, steps: int) -> torch.Tensor:
 def free_run_filters(models: dict, config: Config) -> dict:
     """Name → :class:`~chlu_core.filtering.NoiseFilter` of each model that ``config`` filters (see
     :func:`is_filtered`), each unit's E* computed once; the others run as they are."""
+    filtered = {name: model for name, model in models.items() if is_filtered(model, config)}
+    if not filtered:  # nothing to filter: skip generating the training waves
+        return {}
     from .. import filtering  # filtering builds on this module
     filter_of = filtering.noise_filter(config.free_run_friction, config.free_run_start == "energy_shell",
                                        make_data(config)[0], strength=config.governor_strength,
                                        percentile=config.energy_level_percentile, factor=config.energy_level_factor)
-    return filtering.filters_of({name: model for name, model in models.items() if is_filtered(model, config)},
-                                filter_of)
+    return filtering.filters_of(filtered, filter_of)
 
 
 def is_filtered(model, config: Config) -> bool:
