@@ -14,7 +14,7 @@ _PUBLIC = {
     "KINETIC_MODES": "kinetic",
     "ConvPotential": "potentials", "MLPPotential": "potentials",
     "AnnealedFriction": "schedules", "ConstantFriction": "schedules", "ConstantTemperature": "schedules",
-    "EnergyGovernor": "schedules", "ExponentialTemperature": "schedules",
+    "EnergyGovernor": "schedules", "ExponentialTemperature": "schedules", "momentum_temperature": "schedules",
     "CHLU": "unit", "DivergenceError": "unit", "Trajectory": "unit",
 }
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from chlu_core import (CHLU, AnnealedFriction, ConstantTemperature, EnergyGovernor, ExponentialTemperature,
-                       MLPPotential)
+                       MLPPotential, momentum_temperature)
 from chlu_core.reference import rk4_rollout
 from conftest import make_unit
 
@@ -216,6 +216,23 @@ def test_langevin_noise_has_the_documented_scale():
         traj = unit.rollout(torch.zeros_like(p0), p0, steps=1, gamma=gamma,
                             temperature=ConstantTemperature(temperature), generator=torch.Generator().manual_seed(0))
     assert traj.p[-1].std().item() == pytest.approx(math.sqrt(2 * gamma * temperature * unit.dt), rel=0.03)
+
+
+def test_langevin_chains_settle_at_the_momentum_temperature_not_at_T():
+    # H = ½p² + ½q²: at equilibrium ⟨p²⟩ = ⟨q²⟩ = the temperature the chains really run at.
+    unit = harmonic_unit()
+    gamma, temperature = 0.3, 2.0
+    held = momentum_temperature(temperature, gamma, unit.dt)
+    assert held == pytest.approx(2 * temperature * unit.dt / (2 - gamma))  # 0.118, seventeen times below T
+    generator = torch.Generator().manual_seed(0)
+    start = math.sqrt(held) * torch.randn(2, 8000, 1, dtype=torch.float64, generator=generator)
+    with torch.no_grad():
+        traj = unit.rollout(start[0], start[1], steps=400, gamma=gamma, temperature=ConstantTemperature(temperature),
+                            generator=generator, record_every=400)
+    assert traj.p[-1].square().mean().item() == pytest.approx(held, rel=0.06)
+    assert traj.q[-1].square().mean().item() == pytest.approx(held, rel=0.06)
+    with pytest.raises(ValueError, match="no noise"):
+        momentum_temperature(temperature, 0.0, unit.dt)
 
 
 def test_divergence_raises_a_clear_error():

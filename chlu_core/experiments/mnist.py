@@ -61,9 +61,9 @@ class Config(PCDConfig):
     classifier_epochs: int = 2
     classifier_subset: Optional[int] = None  # None: all 60,000 training images
     # How the potential is trained: "contrastive" (the protocol's PCD, settings inherited from
-    # PCDConfig) or "denoising" (score matching at noise levels noise_min … noise_max, V in units where
-    # the sampler draws the blurred data at T = data_temperature; iterations, lr and batch as for PCD;
-    # see chlu_core.training.score_matching).
+    # PCDConfig) or "denoising" (score matching at noise levels noise_min … noise_max, V in units
+    # where chains with momenta at temperature data_temperature draw the blurred data; iterations, lr
+    # and batch as for PCD; see chlu_core.training.score_matching).
     objective: str = "contrastive"
     noise_min: float = 0.05
     noise_max: float = 1.0
@@ -78,8 +78,9 @@ class Config(PCDConfig):
 # best: the potential trained by denoising score matching instead of contrastive divergence (whose
 # negatives, on this budget, never left the noise they started from: its samples were stroke
 # fragments), at noise levels σ from 0.05 (sharp strokes) to 1 (as far as the noisy centroid lies
-# from any digit), in units where the sampler draws the blurred data at T = 0.1, so that the
-# protocol's annealing 1 → 0.01 ends on it sharpened tenfold; c = 10 (with c = 1 the limit, shared by
+# from any digit), in units where chains with momenta at temperature 0.1 draw the blurred data (the
+# protocol's annealing 1 → 0.01 holds them at 0.059 → 0.00059, schedules.momentum_temperature, so it
+# ends on the blurred data sharpened 170-fold: near its modes); c = 10 (with c = 1 the limit, shared by
 # 784 pixels, lets each pixel move very little). The sampler is the protocol's, unclipped.
 _BEST = dict(objective="denoising", c=10.0, potential_scale=10.0, data_temperature=0.1, lr=1e-3, batch=128,
              noise_min=0.05, noise_max=1.0)

@@ -5,9 +5,11 @@ positives q̃ = x + σε with ε ~ N(0, I) and σ drawn log-uniformly from [``no
 per image, loss = mean ‖σ∇V(q̃)/T_data − ε‖² / dim (Vincent 2011; the σ²-weighted sum over noise
 levels of Song & Ermon 2019). One potential serves every σ, so its optimum is V = −T_data·log of the
 mixture of the blurred data densities: far from the data the wide components lead chains in, near
-it the narrow ones sharpen strokes. A sampler at temperature T draws from that mixture raised to the
-power T_data/T: with T_data = 0.1, the protocol's annealing T = 1 → 0.01 starts on a flattened
-mixture and ends on a sharpened one, near its modes.
+it the narrow ones sharpen strokes. Chains whose momenta sit at temperature T_p draw from that mixture
+raised to the power T_data/T_p. The protocol's Langevin step holds them at
+T_p = :func:`~chlu_core.schedules.momentum_temperature` = 2T dt/(2 − γ), 0.059 T at dt = 0.05 and
+γ = 0.3: with T_data = 0.1 its annealing T = 1 → 0.01 runs from the mixture^1.7 to the mixture^170,
+so the chains end near its modes.
 
 Why not contrastive divergence (:mod:`.generative`): on this machine's budget its negatives never
 leave the noise they start from, so the learned V sharpens noise locally; DSM needs no chains in
@@ -39,7 +41,8 @@ def train_denoising(unit: CHLU, images: torch.Tensor, iterations: int, lr: float
                     progress: Optional[ProgressCallback] = None, stage: str = "CHLU") -> TrainingLog:
     """Fit ``unit``'s potential in place by DSM (Adam, ``lr``) on ``images`` ``(n, dim)``, ``batch``
     images per iteration, each with its own σ ∈ [``noise_min``, ``noise_max``] (log-uniform; equal
-    ends: one σ); the unit's V is in units where the sampler draws the blurred data at T = ``data_temperature``.
+    ends: one σ); the unit's V is in units where chains whose momenta sit at temperature ``data_temperature``
+draw the blurred data.
     Returns the loss history (``loss``). Seeded by ``seed``; raises
     :class:`~chlu_core.training.progress.TrainingDiverged` (keeping the last good weights) on a NaN."""
     if images.dim() != 2 or images.shape[1] != unit.dim:
