@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._backend import freeze
@@ -172,8 +173,59 @@ class ConvPotential(Potential):
         images = q.reshape(-1, 1, self.side, self.side)
         return self.readout(self.features(images)).squeeze(-1) / self.scale
 
+    def frozen_gradient(self, xp=torch) -> GradientFn:
+        """∂V/∂q by a hand-written backward pass (no graph). Autograd's slowest step is the input
+        gradient of the first convolution (a transposed convolution to one channel, 8× its forward);
+        here it is a stride-1 convolution to the four 2×2 sub-pixel phases (:func:`_subpixel_kernel`),
+        which makes experiment III's sampler 1.2× faster."""
+        if xp is not torch:
+            raise ValueError("ConvPotential has no NumPy gradient")
+        convs = [(layer.weight.detach(), layer.bias.detach()) for layer in self.features if isinstance(layer, nn.Conv2d)]
+        first_phases = _subpixel_kernel(convs[0][0])
+        readout = self.readout.weight.detach() / self.scale  # (1, features)
+
+        def gradient(q: torch.Tensor) -> torch.Tensor:
+            x, sides, pre_activations = q.reshape(-1, 1, self.side, self.side), [], []
+            for weight, bias in convs:
+                sides.append(x.shape[-1])
+                x = F.conv2d(x, weight, bias, stride=2, padding=1)
+                pre_activations.append(x)
+                x = F.silu(x)
+            upstream = readout.expand(len(x), -1).reshape(x.shape)
+            for (weight, _), side, z in reversed(list(zip(convs, sides, pre_activations))):
+                sigmoid = torch.sigmoid(z)
+                upstream = upstream * sigmoid * (1.0 + z * (1.0 - sigmoid))  # SiLU'(z)
+                if side == self.side:
+                    upstream = _subpixel_input_gradient(upstream, first_phases, side)
+                else:
+                    upstream = F.conv_transpose2d(upstream, weight, stride=2, padding=1, output_padding=side % 2)
+            return upstream.reshape(q.shape)
+        return gradient
+
     def config(self):
         return {"kind": "conv", "dim": self.dim, "channels": list(self.channels), "scale": self.scale}
+
+
+def _subpixel_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """The input gradient of a 4×4, stride-2, padding-1 convolution with weight ``(out, in, 4, 4)`` as a
+    3×3 stride-1 convolution from ``out`` channels to ``4·in`` (each input channel's 2×2 phases, in
+    :func:`torch.nn.functional.pixel_shuffle` order). Input pixel 2i + r receives output i + d through
+    tap k = r + 1 − 2d, for d ∈ {−1, 0, 1} and k ∈ [0, 4)."""
+    out_channels, in_channels = weight.shape[:2]
+    phases = weight.new_zeros(in_channels, 2, 2, out_channels, 3, 3)
+    for ry in range(2):
+        for rx in range(2):
+            for ty in range(3):
+                for tx in range(3):
+                    ky, kx = ry + 3 - 2 * ty, rx + 3 - 2 * tx  # d = t − 1
+                    if 0 <= ky < 4 and 0 <= kx < 4:
+                        phases[:, ry, rx, :, ty, tx] = weight[:, :, ky, kx].T
+    return phases.reshape(4 * in_channels, out_channels, 3, 3)
+
+
+def _subpixel_input_gradient(upstream: torch.Tensor, phases: torch.Tensor, side: int) -> torch.Tensor:
+    """conv_transpose2d of ``upstream`` ``(batch, out, h, h)`` back to ``side × side`` through :func:`_subpixel_kernel`."""
+    return F.pixel_shuffle(F.conv2d(upstream, phases, padding=1), 2)[..., :side, :side]
 
 
 class _MLPLinearisation:
