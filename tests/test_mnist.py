@@ -13,7 +13,8 @@ from chlu_core.experiments import get
 from chlu_core.experiments import mnist as exp3
 from chlu_core.figures import class_histogram, digit_grid, evolution_strip
 from chlu_core.schedules import ExponentialTemperature
-from chlu_core.training.generative import ChainStarts, PCDConfig, clip_to_box, langevin, train_pcd
+from chlu_core.training.generative import (ChainStarts, PCDConfig, PersistentChains, clip_to_box, langevin,
+                                          train_pcd)
 from chlu_core.training.progress import TrainingDiverged
 from chlu_core.unit import CHLU
 
@@ -294,19 +295,43 @@ def test_short_run_negatives_are_the_samplers_chains():
     assert not torch.allclose(negatives, q0) and negatives.abs().max() <= 1.0  # evolved, clipped chains
 
 
-@pytest.mark.parametrize("objective, losses", [("denoising", {"loss"}),
-                                               ("contrastive", {"loss", "energy_pos", "energy_neg"})])
-def test_the_objective_chooses_the_trainer(objective, losses):
+@pytest.mark.parametrize("objective, finetune, losses", [
+    ("denoising", 0, {"loss"}), ("denoising", 3, {"loss", "contrast"}),
+    ("contrastive", 0, {"loss", "energy_pos", "energy_neg"})])
+def test_the_objective_chooses_the_trainer(objective, finetune, losses):
     config = dataclasses.replace(exp3.PRESETS["quick"], objective=objective, iterations=2, batch=8, buffer_size=8,
-                                 langevin_steps=2)
+                                 langevin_steps=2, finetune_iterations=finetune, finetune_negatives=4)
     torch.manual_seed(0)
     unit = exp3.make_unit(config)
     before = [w.clone() for w in unit.potential.parameters()]
-    log = exp3.train(unit, 2 * torch.rand(32, 784) - 1, config, centroid=torch.zeros(784))
-    assert set(log.history) == losses and log.iterations == 2
+    stages = []
+    log = exp3.train(unit, 2 * torch.rand(32, 784) - 1, config, centroid=torch.zeros(784),
+                     progress=lambda report: stages.append(report.stage))
+    assert set(log.history) == losses and log.iterations == len(log.history["loss"]) == 2 + finetune
+    assert stages == ["CHLU"] * 2 + ["CHLU fine-tuning"] * finetune
+    if finetune:
+        assert len(log.history["contrast"]) == finetune
     assert any(not torch.equal(a, b) for a, b in zip(before, unit.potential.parameters()))
     with pytest.raises(ValueError, match="objective must be one of"):
         exp3.Config(objective="magic")
+    with pytest.raises(ValueError, match="only for the denoising objective"):
+        exp3.Config(objective="contrastive", finetune_iterations=1)
+    with pytest.raises(ValueError, match="finetune_negatives must lie in"):
+        exp3.Config(objective="denoising", finetune_iterations=1, finetune_negatives=20_000)
+
+
+def test_persistent_chains_evolve_and_keep_what_they_draw():
+    config = dataclasses.replace(exp3.PRESETS["quick"], buffer_size=16, batch=16, reinit="centroid", reinit_prob=0.0,
+                                 langevin_steps=3, temperature=1.0, temperature_end=0.01)
+    torch.manual_seed(0)
+    unit = exp3.make_unit(config)
+    chains = PersistentChains(config, torch.zeros(4, 784), torch.zeros(784), torch.Generator().manual_seed(0))
+    before = chains.q.clone()
+    q, p = chains.draw(unit, 16)
+    assert q.shape == p.shape == (16, 784) and q.abs().max() <= 1.0
+    changed = (chains.q != before).any(-1)
+    assert changed.any()  # a slot drawn twice keeps its last draw, so check from the buffer's side
+    assert all((q == row).all(-1).any().item() for row in chains.q[changed])
 
 
 def test_best_preset_trains_by_score_matching_and_samples_unclipped():

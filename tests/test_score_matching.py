@@ -44,6 +44,21 @@ def test_the_loss_vanishes_for_the_exact_score(data_temperature):
     assert denoising_loss(unit, centre, torch.full((64, 1), 0.3, dtype=torch.float64), noise, 0.5) > 0.1
 
 
+def test_the_contrastive_term_raises_the_energy_where_the_negatives_lie():
+    # DSM on N(μ, 0.2²) with negatives pinned at a point off the data: the contrastive term lifts V there.
+    data = CENTRE + 0.2 * torch.randn(1024, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    spurious = (CENTRE + torch.tensor([0.3, 0.3], dtype=torch.float64)).expand(64, 2)
+    lifts = {}
+    for weight in (0.0, 1.0):
+        unit = gaussian_unit()
+        log = train_denoising(unit, data, iterations=200, lr=3e-3, batch=256, noise_min=0.3, noise_max=0.3,
+                              negatives=lambda: spurious, contrastive_weight=weight)
+        assert ("contrast" in log.history) == (weight > 0)
+        with torch.no_grad():
+            lifts[weight] = (unit.potential_energy(spurious[:1]) - unit.potential_energy(CENTRE[None])).item()
+    assert lifts[1.0] > lifts[0.0] + 0.5, lifts
+
+
 def test_a_diverging_run_stops_with_a_clear_message_and_keeps_good_weights():
     torch.manual_seed(0)
     unit = CHLU(784, ConvPotential(scale=1.0), c=10.0)  # SiLU is unbounded: at lr 1e6 the energy overflows
@@ -60,6 +75,8 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_good_weights():
     (dict(iterations=0), "iterations and batch ≥ 1"),
     (dict(data_temperature=0.0), "data_temperature must be > 0"),
     (dict(images=torch.tensor([[0.0, float("nan")]])), "NaN or inf"),
+    (dict(contrastive_weight=1.0), "needs negatives"),
+    (dict(contrastive_weight=-1.0, negatives=lambda: torch.zeros(1, 2)), "must be ≥ 0"),
 ])
 def test_bad_settings_are_rejected(kwargs, message):
     settings = {"images": torch.zeros(8, 2), "iterations": 1, **kwargs}

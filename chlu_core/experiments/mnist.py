@@ -29,7 +29,8 @@ from ..figures import class_histogram, digit_grid, evolution_strip, loss_curve
 from ..potentials import ConvPotential
 from ..schedules import ExponentialTemperature
 from ..training import ProgressCallback
-from ..training.generative import PCDConfig, langevin, train_pcd
+from ..training.progress import TrainingLog
+from ..training.generative import PCDConfig, PersistentChains, langevin, train_pcd
 from ..training.score_matching import train_denoising
 from ..unit import CHLU
 from .result import ExperimentResult
@@ -68,11 +69,24 @@ class Config(PCDConfig):
     noise_min: float = 0.05
     noise_max: float = 1.0
     data_temperature: float = 1.0
+    # After score matching, ``finetune_iterations`` more of it at ``finetune_lr`` with the contrastive
+    # term ``finetune_weight``·(mean V(data) − mean V(negatives)), ``finetune_negatives`` chains per
+    # iteration drawn as PCD draws them (the inherited buffer, restart and Langevin settings).
+    finetune_iterations: int = 0
+    finetune_lr: float = 1e-4
+    finetune_weight: float = 0.01
+    finetune_negatives: int = 64
 
     def __post_init__(self):
         super().__post_init__()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.finetune_iterations < 0 or (self.finetune_iterations and self.objective != "denoising"):
+            raise ValueError(f"finetune_iterations must be ≥ 0, and > 0 only for the denoising objective, "
+                             f"got {self.finetune_iterations} with {self.objective!r}")
+        if self.finetune_iterations and not 1 <= self.finetune_negatives <= self.buffer_size:
+            raise ValueError(f"finetune_negatives must lie in [1, buffer_size = {self.buffer_size}], "
+                             f"got {self.finetune_negatives}")
 
 
 # best: the potential trained by denoising score matching instead of contrastive divergence (whose
@@ -241,12 +255,21 @@ def mnist_test_accuracy(classifier: DigitClassifier) -> float:
 
 
 def train(unit: CHLU, images: torch.Tensor, config: Config, centroid: Optional[torch.Tensor] = None, seed: int = 0,
-          progress: Optional[ProgressCallback] = None):
-    """Train ``unit`` in place on ``images`` ``(n, 784)`` by ``config.objective``; the loss history."""
-    if config.objective == "denoising":
-        return train_denoising(unit, images, config.iterations, config.lr, config.batch, config.noise_min,
-                               config.noise_max, config.data_temperature, seed=seed, progress=progress)
-    return train_pcd(unit, images, config, centroid=centroid, seed=seed, progress=progress)
+          progress: Optional[ProgressCallback] = None) -> TrainingLog:
+    """Train ``unit`` in place on ``images`` ``(n, 784)`` by ``config.objective`` (then the contrastive
+    fine-tuning, if ``config.finetune_iterations``); the loss history, stages one after the other."""
+    if config.objective == "contrastive":
+        return train_pcd(unit, images, config, centroid=centroid, seed=seed, progress=progress)
+    settings = dict(batch=config.batch, noise_min=config.noise_min, noise_max=config.noise_max,
+                    data_temperature=config.data_temperature, progress=progress)
+    log = train_denoising(unit, images, config.iterations, config.lr, seed=seed, **settings)
+    if config.finetune_iterations == 0 or log.stopped_early:
+        return log
+    chains = PersistentChains(config, images, centroid, torch.Generator().manual_seed(seed + 1))
+    tuned = train_denoising(unit, images, config.finetune_iterations, config.finetune_lr, seed=seed + 1,
+                            stage="CHLU fine-tuning", negatives=lambda: chains.draw(unit, config.finetune_negatives)[0],
+                            contrastive_weight=config.finetune_weight, **settings)
+    return log.followed_by(tuned)
 
 
 def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[ProgressCallback] = None,

@@ -123,6 +123,35 @@ class ChainStarts:
         return q.clamp(-1.0, 1.0), p
 
 
+class PersistentChains:
+    """PCD's negatives: a buffer of ``buffer_size`` chain states (started by :class:`ChainStarts`).
+    :meth:`draw` takes ``n`` of them at random, re-initialises each with probability ``reinit_prob``,
+    evolves them ``langevin_steps`` Langevin steps without gradient (γ = ``gamma``, T = ``temperature``
+    or annealed to ``temperature_end``), clips them to [−1, 1] and writes them back."""
+
+    def __init__(self, config: PCDConfig, images: torch.Tensor, centroid: Optional[torch.Tensor],
+                 generator: torch.Generator):
+        self.config, self.generator = config, generator
+        self.starts = ChainStarts(config, images, centroid, generator)
+        self.q, self.p = self.starts(config.buffer_size)
+        self.temperature = ConstantTemperature(config.temperature) if config.temperature_end is None else \
+            ExponentialTemperature(config.temperature, config.temperature_end)
+
+    @torch.no_grad()
+    def draw(self, unit: CHLU, n: int) -> tuple:
+        """``(q, p)``, each ``(n, dim)``: ``n`` chains advanced by ``unit`` and written back."""
+        config = self.config
+        slots = torch.randint(config.buffer_size, (n,), generator=self.generator)
+        q, p = self.q[slots], self.p[slots]
+        fresh = torch.rand(n, generator=self.generator) < config.reinit_prob
+        q[fresh], p[fresh] = self.starts(int(fresh.sum()))
+        chain = langevin(unit, q, p, config.langevin_steps, config.gamma, self.temperature, self.generator,
+                         record_every=config.langevin_steps, clip_every=config.clip_every)
+        q, p = chain.q[-1].clamp(-1.0, 1.0), chain.p[-1]
+        self.q[slots], self.p[slots] = q, p
+        return q, p
+
+
 def train_pcd(unit: CHLU, images: torch.Tensor, config: PCDConfig = PCDConfig(),
               centroid: Optional[torch.Tensor] = None, seed: int = 0,
               progress: Optional[ProgressCallback] = None, stage: str = "CHLU") -> TrainingLog:
@@ -132,10 +161,7 @@ def train_pcd(unit: CHLU, images: torch.Tensor, config: PCDConfig = PCDConfig(),
     if images.dim() != 2 or images.shape[1] != unit.dim:
         raise ValueError(f"images must have shape (n, {unit.dim}), got {tuple(images.shape)}")
     generator = torch.Generator().manual_seed(seed)
-    starts = ChainStarts(config, images, centroid, generator)
-    buffer_q, buffer_p = starts(config.buffer_size)
-    temperature = ConstantTemperature(config.temperature) if config.temperature_end is None else \
-        ExponentialTemperature(config.temperature, config.temperature_end)
+    chains = PersistentChains(config, images, centroid, generator)
     optimizer = torch.optim.Adam(unit.parameters(), lr=config.lr)
 
     def energy(q, p):
@@ -145,17 +171,7 @@ def train_pcd(unit: CHLU, images: torch.Tensor, config: PCDConfig = PCDConfig(),
         index = torch.randint(len(images), (config.batch,), generator=generator)
         noise = config.data_noise * torch.randn((config.batch, unit.dim), generator=generator)
         positives = (images[index] + noise).clamp(-1.0, 1.0)
-
-        slots = torch.randint(config.buffer_size, (config.batch,), generator=generator)
-        q, p = buffer_q[slots], buffer_p[slots]
-        fresh = torch.rand(config.batch, generator=generator) < config.reinit_prob
-        q[fresh], p[fresh] = starts(int(fresh.sum()))
-        with torch.no_grad():
-            chain = langevin(unit, q, p, config.langevin_steps, config.gamma, temperature, generator,
-                             record_every=config.langevin_steps, clip_every=config.clip_every)
-        q, p = chain.q[-1].clamp(-1.0, 1.0), chain.p[-1]
-        buffer_q[slots], buffer_p[slots] = q, p
-
+        q, p = chains.draw(unit, config.batch)
         energy_pos = energy(positives, torch.zeros_like(positives)).mean()
         energy_neg = energy(q, p).mean()
         loss = energy_pos - energy_neg + config.energy_penalty * (energy_pos ** 2 + energy_neg ** 2)

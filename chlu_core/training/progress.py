@@ -48,6 +48,12 @@ class TrainingLog:
     elapsed: float = 0.0
     stopped_early: bool = False
 
+    def followed_by(self, later: "TrainingLog") -> "TrainingLog":
+        """This run and a ``later`` stage as one log; a loss that only one stage reports keeps its own length."""
+        names = {**self.history, **later.history}
+        return TrainingLog({name: self.history.get(name, []) + later.history.get(name, []) for name in names},
+                           self.iterations + later.iterations, self.elapsed + later.elapsed, later.stopped_early)
+
 
 def _finite_model(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(w).all()) for w in model.parameters())
