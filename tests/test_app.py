@@ -99,7 +99,13 @@ def test_overview_computes_the_free_runs_itself_where_none_were_precomputed(monk
     live = open_page("overview")
     assert_clean(live)
     assert len(computed) == 1
-    assert figures(live)[0]["data"] == figures(precomputed)[0]["data"]  # the same figure either way
+    # The same figure either way, up to the CPU's rounding carried along 50 cycles (see test_assets).
+    live_traces, shipped_traces = figures(live)[0]["data"], figures(precomputed)[0]["data"]
+    assert len(live_traces) == len(shipped_traces)
+    for a, b in zip(live_traces, shipped_traces):
+        assert {k: v for k, v in a.items() if k not in ("x", "y")} == {k: v for k, v in b.items() if k not in ("x", "y")}
+        for axis in "xy":
+            numpy.testing.assert_allclose(values(a[axis]), values(b[axis]), rtol=0, atol=5e-3)
 
 
 def test_the_mnist_page_draws_its_first_dream_precomputed_or_dreams_it_itself(monkeypatch):

@@ -1,8 +1,12 @@
 """The shipped checkpoints of experiments I and II: each loads, matches its manifest hash, and
 re-computes its recorded metrics. MNIST's entries (exp3) are checked by that experiment's tests.
 
-Tolerance: relative 1e-3 (absolute 1e-6) on every recorded number. Evaluation is deterministic
-float32 arithmetic on the CPU; the margin covers BLAS differences between machines."""
+Tolerance: relative 2e-2 (absolute 1e-6) on every recorded number, 0.2 on the unfiltered CHLU's
+diagnostics (keys ending in ``_unfiltered``). Evaluation is deterministic float32 arithmetic on the
+CPU, but its rounding differs between CPUs (NumPy's and torch's kernels pick AVX2 or AVX-512), and a
+50-cycle free run carries the difference along: on an AMD EPYC the metrics recorded on an Intel
+machine came back within 0.6 %, and the unfiltered CHLU's, whose noisiest starts fly out of the
+trained region, within 10 %."""
 import math
 
 import pytest
@@ -10,7 +14,8 @@ import pytest
 from chlu_core import assets, load
 from chlu_core.experiments import get
 
-RTOL, ATOL = 1e-3, 1e-6
+RTOL, RTOL_UNFILTERED, ATOL = 2e-2, 0.2, 1e-6
+FREE_RUN_ATOL = 5e-3  # on positions and velocities of order 1
 ENTRIES = {name: entry for name, entry in assets.read_manifest()["files"].items()
            if entry["experiment"] in ("exp1", "exp2")}
 
@@ -33,7 +38,8 @@ def _close(recorded, recomputed, key):
     elif isinstance(recorded, float) and not math.isfinite(recorded):
         assert recorded == recomputed or (math.isnan(recorded) and math.isnan(recomputed)), key
     else:
-        assert recomputed == pytest.approx(recorded, rel=RTOL, abs=ATOL), key
+        rtol = RTOL_UNFILTERED if key.endswith("_unfiltered") else RTOL
+        assert recomputed == pytest.approx(recorded, rel=rtol, abs=ATOL), key
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
@@ -88,8 +94,9 @@ def test_the_overviews_precomputed_free_runs_are_the_shipped_models_own(monkeypa
     for name, run in snapshot["runs"].items():
         live = lemniscate.free_run(load(assets.asset_path(f"exp1_{name.lower()}.pt")), config)
         assert run["q"].shape == (snapshot["cycles"] * config.steps_per_cycle + 1, 2)
-        numpy.testing.assert_allclose(run["q"], live.q[:, 0].numpy(), rtol=0, atol=1e-5)
-        numpy.testing.assert_allclose(run["v"], live.p[:, 0].numpy(), rtol=0, atol=1e-5)
+        # 50 cycles carry CPUs' rounding differences along (see the module docstring): 6e-4 seen
+        numpy.testing.assert_allclose(run["q"], live.q[:, 0].numpy(), rtol=0, atol=FREE_RUN_ATOL)
+        numpy.testing.assert_allclose(run["v"], live.p[:, 0].numpy(), rtol=0, atol=FREE_RUN_ATOL)
     numpy.testing.assert_allclose(snapshot["truth"], lemniscate.true_curve(400).numpy(), atol=1e-7)
 
     manifest = assets.read_manifest()

@@ -80,7 +80,7 @@ def test_quick_preset_runs_end_to_end(quick_runs, tmp_path):
         assert sum(scores["histogram"]) == config.samples
         assert 0.0 <= scores["entropy_bits"] <= np.log2(10) + 1e-9
         assert 0.1 <= scores["mean_confidence"] <= 1.0 and 0.0 <= scores["mean_pixel"] <= 1.0
-    assert metrics["iterations"] == config.iterations
+    assert metrics["iterations"] == config.iterations + config.finetune_iterations
     assert set(result.figures) == {"digits", "evolution", "class_histogram", "loss"}
 
     out = result.write(tmp_path)
@@ -269,7 +269,8 @@ def test_short_run_negatives_are_the_samplers_chains():
     training negative is exactly a sampler chain of the same length: same start distribution, same noise
     schedule. Checked on the first iteration with lr → 0 (the weights stay put)."""
     torch.manual_seed(0)
-    config = dataclasses.replace(exp3.PRESETS["quick"], objective="contrastive", energy="potential", iterations=1,
+    config = dataclasses.replace(exp3.PRESETS["quick"], objective="contrastive", finetune_iterations=0,
+                                 energy="potential", iterations=1,
                                  lr=1e-30, reinit_prob=1.0, batch=8, buffer_size=8, temperature=1.0,
                                  temperature_end=0.01, langevin_steps=12, clip_every=4)
     unit = exp3.make_unit(config)
@@ -337,6 +338,10 @@ def test_persistent_chains_evolve_and_keep_what_they_draw():
 def test_best_preset_trains_by_score_matching_and_samples_unclipped():
     best = exp3.PRESETS["best"]
     assert best.objective == "denoising" and best.clip_every is None and best.c == 10.0
+    # the fine-tuning's negatives are the sampler's chains: from the noisy centroid, annealed as it anneals
+    assert best.finetune_iterations > 0 and (best.reinit, best.reinit_noise, best.momentum_std, best.gamma) == \
+        ("centroid", best.start_noise, best.start_momentum, best.sample_gamma)
+    assert (best.temperature, best.temperature_end) == (best.sample_T0, best.sample_T_end)
     assert (best.sample_gamma, best.sample_T0, best.sample_T_end, best.sample_steps, best.dt, best.start_noise) == \
         (0.3, 1.0, 0.01, 1000, 0.05, 0.5)  # the protocol's sampler
 
