@@ -28,9 +28,8 @@ from ..data.mnist import load_mnist, to_unit_interval, training_subset
 from ..figures import class_histogram, digit_grid, evolution_strip, loss_curve
 from ..potentials import ConvPotential
 from ..schedules import ExponentialTemperature
-from ..training import ProgressCallback
-from ..training.progress import TrainingLog
 from ..training.generative import PCDConfig, PersistentChains, langevin, train_pcd
+from ..training.progress import ProgressCallback, TrainingLog
 from ..training.score_matching import train_denoising
 from ..unit import CHLU
 from .result import ExperimentResult
