@@ -40,7 +40,7 @@ noise_filter = (mode, gamma, fraction, strength, shell)
 curves = {}
 for entry in entries:  # a baseline's curve does not depend on the filter: computed once
     applied = noise_filter if entry.kind == "CHLU" else compute.UNFILTERED
-    measured = compute.filtering_curve(chosen[entry.label], entry.digest, applied)
+    measured = compute.mse_curve(entry, chosen[entry.label], applied)
     curves[entry.label], curves["oracle"] = measured["model"], measured["oracle"]
 layout.chart(figures.mse_vs_sigma(list(compute.sine_waves.SIGMAS), curves,
                                    title=f"Free-run MSE against the clean wave · friction: {FRICTION[mode]}"

@@ -222,6 +222,45 @@ def test_the_filters_move_only_the_chlu_curve():
     assert not all(chlu <= 1.5 * oracle + 0.05 for chlu, oracle in zip(unfiltered["CHLU"], curves["oracle"]))
 
 
+def test_the_noise_page_draws_the_shipped_models_recorded_curves_and_measures_the_rest(monkeypatch):
+    """The shipped models' MSE-vs-σ curves under the filters their manifest entries were evaluated with
+    come from there (no free runs); any other filter is measured."""
+    import app.compute
+    measured, filtering_curve = [], app.compute.filtering_curve
+    monkeypatch.setattr(app.compute, "filtering_curve",
+                        lambda *args: measured.append(args[2]) or filtering_curve(*args))
+    at = open_page("noise", waves="1")
+    assert_clean(at)
+    at.toggle[0].set_value(False).run()  # the CHLU unfiltered: recorded beside its filtered runs
+    assert_clean(at)
+    assert measured == []
+    at.segmented_control[0].set_value("annealed").run()
+    assert_clean(at)
+    assert measured == [("annealed", 0.1, 0.3, 0.1, False)]  # the CHLU's alone: the baselines have no filter
+
+
+def test_the_recorded_curves_are_what_the_noise_page_would_measure():
+    """What :func:`app.compute.mse_curve` reads from the manifest equals the page's own measurement, to
+    the CPU rounding that test_assets allows (its RTOL; the unfiltered CHLU's runs amplify it, as there)."""
+    import sys
+    sys.path.insert(0, str(ROOT))
+    import dataclasses
+    from app import compute, models
+    shipped = [e for e in models.shipped_entries() if e.experiment == "exp2"]
+    assert sorted(e.kind for e in shipped) == ["CHLU", "LSTM", "NODE"]
+    for entry in shipped:
+        filters = [compute.NOISE_DEFAULTS, compute.UNFILTERED] if entry.kind == "CHLU" else [compute.UNFILTERED]
+        for noise_filter in filters:
+            recorded = compute._recorded_mse(entry, noise_filter)
+            live = compute.filtering.mse_against_sigma({"model": models.model(entry)}, compute.sine_waves.PRESETS["paper"],
+                                                       compute.sine_waves.SIGMAS, compute._filter_of(*noise_filter))
+            rtol = 0.2 if entry.kind == "CHLU" and noise_filter == compute.UNFILTERED else 2e-2
+            numpy.testing.assert_allclose(recorded["model"], live["model"], rtol=rtol)
+            numpy.testing.assert_allclose(recorded["oracle"], live["oracle"], rtol=1e-6)
+        assert compute._recorded_mse(entry, ("governor", 0.1, 0.3, 0.1, True)) is None
+        assert compute._recorded_mse(dataclasses.replace(entry, source="yours"), compute.UNFILTERED) is None
+
+
 def test_mnist_controls_are_one_click_away_and_dreaming_follows_the_form():
     at = open_page("mnist", samples=4, steps=50)
     assert_clean(at)
