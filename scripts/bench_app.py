@@ -9,7 +9,9 @@
 - first visit per page: clicking through the pages in chromium right after startup (the server's
   warm-up thread computing the shipped models' default views meanwhile);
 - first render per page, cold: one fresh AppTest session in a fresh process (empty caches), script time;
-- dreaming: 64 digits × 1,000 Langevin steps on the shipped MNIST CHLU.
+- dreaming: 64 digits × 1,000 Langevin steps on the shipped MNIST CHLU;
+- server memory: the streamlit process's resident set after the visits and the slider moves (20 s
+  after the first visits, time for the warm-up to end), and its peak: what a host's memory limit sees.
 Targets (issue): startup ≤ 5 s, slider ≤ 0.3 s, first render ≤ 2 s per page, dreaming ≤ 10 s.
 """
 from __future__ import annotations
@@ -89,12 +91,19 @@ def slider_moves(page, moves: int = 10) -> list:
     return seconds
 
 
-def browser_timings(playwright, repeats: int) -> tuple[list, dict, list, list]:
+def server_memory(pid: int) -> dict:
+    """Resident set now and at its peak, in MiB, of process ``pid`` (Linux /proc)."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return {"now": int(status["VmRSS"].split()[0]) / 1024, "peak": int(status["VmHWM"].split()[0]) / 1024}
+
+
+def browser_timings(playwright, repeats: int) -> tuple[list, dict, list, list, dict]:
     """Startup per repeat; on the first server also each page's first visit (in navigation order, as a
-    visitor clicking through would: the warm-up thread runs meanwhile) and the time slider."""
+    visitor clicking through would: the warm-up thread runs meanwhile), the time slider and the
+    server's memory after all that."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
         "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-    startups, visits, during_warmup, settled = [], {}, [], []
+    startups, visits, during_warmup, settled, memory = [], {}, [], [], {}
     for repeat in range(repeats):
         started = time.perf_counter()
         process, url = start_server()
@@ -113,12 +122,13 @@ def browser_timings(playwright, repeats: int) -> tuple[list, dict, list, list]:
                 during_warmup = slider_moves(page)
                 time.sleep(20)
                 settled = slider_moves(page)
+                memory = server_memory(process.pid)
             page.close()
         finally:
             process.terminate()
             process.wait(timeout=90)  # the warm-up finishes its current view first
     browser.close()
-    return startups, visits, during_warmup, settled
+    return startups, visits, during_warmup, settled, memory
 
 
 FIRST_RENDER = """
@@ -171,7 +181,7 @@ def main() -> None:
         print(f"{name:<32} median {median:6.2f} s  (target ≤ {target:g} s, {verdict}; n = {len(values)})", flush=True)
 
     with sync_playwright() as playwright:
-        startups, visits, during_warmup, settled = browser_timings(playwright, args.repeats)
+        startups, visits, during_warmup, settled, memory = browser_timings(playwright, args.repeats)
     report("startup → overview drawn", startups, 5)
     report("time slider, warm-up may run", during_warmup, 0.3)
     report("time slider, 20 s later", settled, 0.3)
@@ -180,6 +190,7 @@ def main() -> None:
     for page in PAGES:
         report(f"first render, cold process: {page}", [first_render(page) for _ in range(args.repeats)], 2)
     report("dreaming 64 digits × 1,000 steps", dreaming(args.repeats), 10)
+    print(f"server memory after every page: {memory['now']:.0f} MiB resident, peak {memory['peak']:.0f} MiB")
 
 
 if __name__ == "__main__":
