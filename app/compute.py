@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from chlu_core import CHLU, DivergenceError, assets, figures, filtering
+from chlu_core import CHLU, DivergenceError, figures, filtering
 from chlu_core.experiments import lemniscate, mnist, sine_waves
 from chlu_core.experiments.mnist import clip_every_of  # noqa: F401 (the pages' way to it)
 from chlu_core.training.wake_sleep import initial_momentum
@@ -172,14 +172,15 @@ def mse_curve(entry, model: nn.Module, noise_filter: tuple) -> dict:
 
 
 def _recorded_mse(entry, noise_filter: tuple) -> dict | None:
-    """``{"model", "oracle"}`` MSE per σ from a shipped ``best`` model's manifest entry, or None."""
+    """``{"model", "oracle"}`` MSE per σ from a shipped ``best`` model's manifest entry (carried in its
+    ``metadata``, see :func:`app.models.shipped_entries`), or None."""
     if entry.source != "shipped" or entry.metadata.get("preset") != "best":
         return None
     if noise_filter == UNFILTERED:  # a CHLU that the recipe filters records its unfiltered runs beside
         key = "mse_unfiltered" if "mse_unfiltered" in entry.metrics else "mse"
     else:
         key = "mse" if entry.kind == "CHLU" and noise_filter == NOISE_DEFAULTS else None
-    oracle = assets.read_manifest()["files"].get(entry.file, {}).get("oracle_metrics", {}).get("mse")
+    oracle = entry.metadata.get("oracle_metrics", {}).get("mse")
     if key not in entry.metrics or oracle is None or entry.metrics.get("sigmas") != list(sine_waves.SIGMAS):
         return None
     return {"model": entry.metrics[key], "oracle": oracle}

@@ -84,7 +84,8 @@ def shipped_entries() -> list[ModelEntry]:
         if loaded is None:
             continue
         model, metadata = loaded
-        metadata = {**metadata, **{k: info[k] for k in ("experiment", "preset", "seed", "metrics") if k in info}}
+        metadata = {**metadata, **{k: info[k] for k in ("experiment", "preset", "seed", "metrics", "oracle_metrics")
+                                   if k in info}}
         entries.append(_entry(file.removesuffix(".pt"), KINDS[type(model).__name__], "shipped", info["sha256"],
                               model, metadata, file=file))
     return entries
