@@ -1,7 +1,7 @@
 """Views of the shipped models computed when the assets were built, used while those models are unchanged:
 the overview's free runs (:func:`chlu_core.build_assets.write_free_runs`; loading torch takes 1.5 s of a
 cold start, and with them the first page draws before it) and the MNIST page's first dream
-(``scripts/build_mnist_assets.py``; 16 chains × 500 steps take 1–2 s). Computed live where a file is
+(``scripts/build_mnist_assets.py``; 16 chains × 1,000 steps take 2–3 s). Computed live where a file is
 missing or stale.
 """
 from __future__ import annotations

@@ -214,11 +214,11 @@ def clip_every_of(metadata: dict) -> Optional[int]:
     return metadata.get("config", {}).get("clip_every")
 
 
-PREVIEW = dict(n=16, noise_scale=0.5, gamma=0.3, T0=1.0, T_end=0.01, steps=500, seed=0)  # the dashboard's first dream
+PREVIEW = dict(n=16, noise_scale=0.5, gamma=0.3, T0=1.0, T_end=0.01, steps=1000, seed=0)  # the dashboard's first dream: the recipe's sampler
 
 
 def dream(unit: CHLU, centroid: torch.Tensor, classifier: Optional[DigitClassifier] = None, n: int = 16,
-          noise_scale: float = 0.5, gamma: float = 0.3, T0: float = 1.0, T_end: float = 0.01, steps: int = 500,
+          noise_scale: float = 0.5, gamma: float = 0.3, T0: float = 1.0, T_end: float = 0.01, steps: int = 1000,
           seed: int = 0, clip_every: Optional[int] = None) -> dict:
     """A sampling run as the dashboard shows it (:func:`sample` with these settings): ``final`` and
     ``start`` images ``(n, 784)`` on the 0–1 scale, ``snapshots`` at five evenly spaced steps → images,
