@@ -17,18 +17,27 @@ st.caption("Training runs in the background of your session: you can stop it, or
 settings = state.PageSettings("train")
 DATA = {"exp1": "Lemniscate (I)", "exp2": "Sine waves (II)", "csv": "Your CSV"}
 EXPERIMENTS = {"exp1": lemniscate, "exp2": sine_waves}
+RECIPES = {"best": "This project's", "paper": "The paper's"}  # the experiments' presets
+LEARNING_RATES = ["0.0001", "0.0003", "0.001", "0.003", "0.01"]
+SPEED_LIMITS = ["0.5", "1", "2", "5", "10", "20", "50", "100", "200"]  # every preset's c among them
 
-top = st.columns(2)
+top = st.columns([1.3, 1, 1])
 data_source = settings.select("data", "Data", list(DATA), container=top[0], widget=st.segmented_control,
                               format_func=DATA.get)
 kind = settings.select("model", "Model", ["CHLU", "LSTM", "NODE"], container=top[1], widget=st.segmented_control)
-base = training.CsvConfig() if data_source == "csv" else EXPERIMENTS[data_source].PRESETS["paper"]
-# Each data set has its own paper defaults for the unit: switching data starts from them.
-if st.session_state.setdefault("train.defaults_of", data_source) != data_source:
-    st.session_state["train.defaults_of"] = data_source
-    settings.reset(["kinetic", "c", "m0", "alpha", "dt", "window", "sleep_every", "sleep_batch"])
+recipe = settings.select("recipe", "Recipe", list(RECIPES), container=top[2], widget=st.segmented_control,
+                         format_func=RECIPES.get, disabled=data_source == "csv",
+                         help="This project's: every window of the data at once, short windows first, a decaying "
+                              "learning rate, no sleep phase (the shipped models' recipe). The paper's: one random "
+                              "window per iteration, sleep every 5 iterations. Your CSV data train by this project's.")
+base = training.CsvConfig() if data_source == "csv" else EXPERIMENTS[data_source].PRESETS[recipe]
+# Each data set and recipe has its own defaults: switching either starts from them.
+if st.session_state.setdefault("train.defaults_of", (data_source, recipe)) != (data_source, recipe):
+    st.session_state["train.defaults_of"] = (data_source, recipe)
+    settings.reset(["kinetic", "c", "m0", "alpha", "dt", "iterations", "lr", "window", "sleep_every", "sleep_steps",
+                    "sleep_batch"])
 
-trajectories = None
+trajectories, top_speed = None, None
 if data_source == "csv":
     st.markdown("One row per time step: a `trajectory` id column, positions `x, y, z` or `q1, q2, …`, "
                 "optionally velocities `vx, …` / `v1, …` (else finite differences) and a time column `t`.")
@@ -43,10 +52,12 @@ if data_source == "csv":
             st.error(f"**{upload.name}** cannot be used: {error}", icon="🚫")
         else:
             trajectories = data.stacked()
+            top_speed = training.top_speed(trajectories)
             base = dataclasses.replace(base, dt=data.dt)
             st.success(f"{len(data.ids)} trajectories of dimension {data.dim} ({', '.join(data.position_names)}), "
                        f"{trajectories.shape[0]} steps each, dt = {data.dt:.4g}; velocities "
-                       f"{'from the file' if data.velocities_given else 'by finite differences'}.")
+                       f"{'from the file' if data.velocities_given else 'by finite differences'}; top speed "
+                       f"{top_speed:.3g}.")
 
 is_chlu = kind == "CHLU"
 unit, optimiser, sleep = st.columns(3)
@@ -54,34 +65,41 @@ with unit.container(border=True):
     st.markdown("**The unit**")
     kinetic = settings.select("kinetic", "Kinetic energy T(p)", list(KINETIC_MODES), default=base.kinetic,
                               disabled=not is_chlu, help="relativistic: √(c²pᵀM⁻¹p + m₀²c⁴), every speed below c")
-    c = settings.slider("c", "Speed limit c", 0.5, 20.0, float(base.c), step=0.5,
-                        disabled=not is_chlu or kinetic != "relativistic")
+    c = float(settings.select("c", "Speed limit c", SPEED_LIMITS, default=f"{base.c:g}", widget=st.select_slider,
+                              disabled=not is_chlu or kinetic != "relativistic"))
     m0 = settings.slider("m0", "Rest mass m₀", 0.1, 5.0, float(base.m0), step=0.1,
                          disabled=not is_chlu or kinetic != "relativistic")
-    alpha = settings.slider("alpha", "Confinement α", 0.0, 0.5, float(round(base.alpha, 3)), step=0.005,
+    alpha = settings.slider("alpha", "Confinement α", 0.0, 2.0, float(round(base.alpha, 3)), step=0.005,
                             format="%.3f", disabled=not is_chlu, help="α‖q‖² keeps the orbit near the origin")
+    if top_speed is not None and is_chlu and kinetic == "relativistic" and c < 3 * top_speed:
+        st.warning(f"Your data reach speed {top_speed:.3g}: with c = {c:g} the speed limit distorts their dynamics "
+                   "(the sine waves, top speed 6.3, came out at 0.02 Hz instead of 1 Hz with c = 5). Choose c of at "
+                   "least three times their top speed.", icon="⚠️")
     dt = settings.slider("dt", "Time step dt", 0.01, 0.2, float(base.dt), step=0.01, disabled=data_source == "csv",
                          help="Your CSV's own step is used for CSV data")
     hidden = settings.slider("hidden", "Hidden size", 8, 128, base.hidden, step=8)
 with optimiser.container(border=True):
     st.markdown("**Training**")
-    iterations = settings.slider("iterations", "Iterations", 10, 1000, 200, step=10)
-    lr = float(settings.select("lr", "Learning rate", ["0.0001", "0.0003", "0.001", "0.003", "0.01"],
-                               default="0.001", widget=st.select_slider))
-    window = settings.slider("window", "Window length (steps)", 4, 128, int(base.window_lengths[-1]), step=4)
+    iterations = settings.slider("iterations", "Iterations", 10, 3000, base.iterations, step=10)
+    lr = float(settings.select("lr", "Learning rate", LEARNING_RATES, default=str(base.lr), widget=st.select_slider,
+                               help="The recipe's decays to 1e-5 over the run" if base.lr_end else None))
+    window = settings.slider("window", "Longest window (steps)", 4, 256, max(base.window_lengths), step=2,
+                             help="How many steps of the data each training rollout covers; the recipe starts "
+                                  "with shorter ones in proportion")
     seed = settings.slider("seed", "Seed", 0, 99, 0)
 with sleep.container(border=True):
     st.markdown("**Sleep phase** (CHLU)")
     sleep_every = settings.slider("sleep_every", "Sleep every K iterations (0: never)", 0, 20, base.sleep_every,
                                   disabled=not is_chlu)
-    sleep_steps = settings.slider("sleep_steps", "Steps per dream", 10, 500, 100, step=10,
+    sleep_steps = settings.slider("sleep_steps", "Steps per dream", 10, 500, base.sleep_steps, step=10,
                                   disabled=not is_chlu or sleep_every == 0)
     sleep_batch = settings.slider("sleep_batch", "Dreams per batch", 8, 64, base.sleep_batch, step=8,
                                   disabled=not is_chlu or sleep_every == 0)
 
 config = dataclasses.replace(
     base, kinetic=kinetic, c=c, m0=m0, alpha=alpha, dt=base.dt if data_source == "csv" else dt, hidden=hidden,
-    iterations=iterations, lr=lr, window_lengths=(window,), sleep_every=sleep_every, sleep_steps=sleep_steps,
+    iterations=iterations, lr=lr, window_lengths=training.curriculum(base.window_lengths, window),
+    sleep_every=sleep_every, sleep_steps=sleep_steps,
     sleep_batch=sleep_batch)
 job = training.current()
 running = job is not None and not job.done

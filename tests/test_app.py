@@ -340,6 +340,36 @@ def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     assert entry[0].label in [a["text"] for a in figures(at)[0]["layout"]["annotations"]]  # compared at once
 
 
+def test_the_train_page_starts_from_the_shipped_recipe_and_each_recipe_brings_its_own_defaults():
+    from chlu_core.experiments import lemniscate
+    at = open_page("train")
+    assert_clean(at)
+    best, paper = lemniscate.PRESETS["best"], lemniscate.PRESETS["paper"]
+    assert at.session_state["train.recipe"] == "best"
+    assert slider(at, "Iterations").value == best.iterations and slider(at, "Sleep every K iterations (0: never)").value == 0
+    assert slider(at, "Longest window (steps)").value == max(best.window_lengths)
+    assert next(s for s in at.select_slider if s.label == "Learning rate").value == str(best.lr)
+    slider(at, "Iterations").set_value(50).run()
+    at.session_state["train.recipe"] = "paper"  # the segmented control, as a click sets it
+    at.run()
+    assert_clean(at)
+    assert slider(at, "Iterations").value == paper.iterations  # the recipe's, not the one set before
+    assert slider(at, "Sleep every K iterations (0: never)").value == paper.sleep_every
+    assert slider(at, "Longest window (steps)").value == max(paper.window_lengths)
+    assert next(s for s in at.select_slider if s.label == "Learning rate").value == str(paper.lr)
+    assert at.query_params["recipe"] == "paper"
+    linked = open_page("train", recipe="paper", iterations=300)
+    assert linked.session_state["train.recipe"] == "paper" and slider(linked, "Iterations").value == 300
+
+
+def test_a_curriculum_keeps_its_proportions_up_to_the_longest_window():
+    from app.training import curriculum
+    assert curriculum((16, 64, 125, 250), 250) == (16, 64, 125, 250)
+    assert curriculum((16, 64, 125, 250), 125) == (8, 32, 62, 125)
+    assert curriculum((64,), 8) == (8,)
+    assert curriculum((16, 64, 64, 64), 4) == (2, 4, 4, 4)  # never below 2 steps
+
+
 def test_a_bad_training_csv_is_explained():
     at = open_page("train", data="csv")
     upload(at, "runs.csv", b"time,x\n0,1\n")
@@ -358,6 +388,18 @@ def test_training_can_be_stopped_and_keeps_what_it_learned():
     assert_clean(at)
     assert "(stopped early)" in at.success[0].value
     assert len(values(figures(at)[0]["data"][0]["y"])) < 1000
+
+
+def test_csv_data_faster_than_a_third_of_the_speed_limit_are_flagged():
+    times = 0.05 * numpy.arange(100)
+    rows = ["trajectory,t,x,y,vx,vy"] + [f"0,{t:.2f},{numpy.cos(10 * t)},{numpy.sin(10 * t)},{-10 * numpy.sin(10 * t)},"
+                                         f"{10 * numpy.cos(10 * t)}" for t in times]  # a circle at speed 10
+    at = upload(open_page("train", data="csv", model="CHLU"), "fast.csv", "\n".join(rows).encode())
+    assert "top speed 10" in at.success[0].value
+    assert any("reach speed 10" in w.value and "c = 20" in w.value for w in at.warning)
+    next(s for s in at.select_slider if s.label == "Speed limit c").set_value("50").run()
+    assert_clean(at)
+    assert not any("reach speed" in w.value for w in at.warning)
 
 
 def test_training_on_an_uploaded_csv_gives_a_model_the_landscape_can_show():
