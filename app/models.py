@@ -161,9 +161,16 @@ def parameter_count(entry: ModelEntry) -> int:
     return sum(w.numel() for w in model(entry).parameters())
 
 
+# The numbers each experiment is judged by (the issue's targets), shown first; the rest follow as recorded.
+HEADLINE_FIRST = ("orbit_error", "max_distance", "energy_rel_fluctuation", "mse at σ=0.5", "frequency at σ=0.5",
+                  "max_speed_fd at σ=0.5", "samples mean_confidence", "samples classes", "samples entropy_bits",
+                  "samples mean_pixel")
+
+
 def headline_metrics(entry: ModelEntry) -> dict:
     """The entry's metrics as one flat row of numbers: scalars as they are, per-σ lists (experiment II)
-    at σ = 0.5, one level of nesting (experiment III: samples, start, control) joined by a space."""
+    at σ = 0.5, one level of nesting (experiment III: samples, start, control) joined by a space; the
+    headline numbers (:data:`HEADLINE_FIRST`) first."""
     metrics = entry.metrics
     sigmas = metrics.get("sigmas", [])
     row = {}
@@ -177,4 +184,12 @@ def headline_metrics(entry: ModelEntry) -> dict:
         elif isinstance(value, dict):
             row.update({f"{name} {inner}": number for inner, number in value.items()
                         if isinstance(number, (int, float)) and not isinstance(number, bool)})
-    return row
+    return {**{name: row[name] for name in HEADLINE_FIRST if name in row}, **row}
+
+
+def headline_order(columns: list, leading: int) -> list:
+    """``columns`` with the first ``leading`` kept in front, then the headline metrics, then the rest, each
+    in their order (a table of several models has the union of their metrics)."""
+    head, metrics = list(columns[:leading]), list(columns[leading:])
+    first = [name for name in HEADLINE_FIRST if name in metrics]
+    return head + first + [name for name in metrics if name not in first]

@@ -38,8 +38,10 @@ for experiment, title in models.EXPERIMENTS.items():
              "parameters": models.parameter_count(e), **models.headline_metrics(e)}
             for e in every if e.experiment == experiment]
     if rows:
+        table = pd.DataFrame(rows)
         table_area.markdown(f"**{title}**")
-        table_area.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        table_area.dataframe(table[models.headline_order(list(table.columns), leading=5)],  # 5: model … parameters
+                             hide_index=True, width="stretch")
 
 compare_area.subheader("Compare")
 compare_area.caption("The Rollouts, Landscape and Energy pages show the models chosen here, per experiment.")

@@ -370,6 +370,15 @@ def test_a_curriculum_keeps_its_proportions_up_to_the_longest_window():
     assert curriculum((16, 64, 64, 64), 4) == (2, 4, 4, 4)  # never below 2 steps
 
 
+def test_the_models_tables_lead_with_the_numbers_each_experiment_is_judged_by():
+    at = open_page("models")
+    columns = [list(table.value.columns) for table in at.dataframe]
+    identity = ["model", "source", "preset", "dimension d", "parameters"]
+    assert columns[0][:8] == identity + ["orbit_error", "max_distance", "energy_rel_fluctuation"]
+    assert columns[1][5:8] == ["mse at σ=0.5", "frequency at σ=0.5", "max_speed_fd at σ=0.5"]
+    assert columns[2][5:9] == ["samples mean_confidence", "samples classes", "samples entropy_bits", "samples mean_pixel"]
+
+
 def test_a_bad_training_csv_is_explained():
     at = open_page("train", data="csv")
     upload(at, "runs.csv", b"time,x\n0,1\n")
