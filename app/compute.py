@@ -61,19 +61,24 @@ def rollout_player(_runs: dict, shown: tuple, experiment: str, cycles: int):
 def free_run(_model: nn.Module, digest: str, experiment: str, cycles: int, dt: float) -> dict:
     """A model's free run for ``cycles`` cycles of ``experiment`` from the experiment's own start (the
     last training state of the lemniscate; the first test wave), batch 1: arrays ``q`` and ``v``
-    ``(time, dim)``, and for a CHLU its energy ``H`` ``(time,)``. Raises :class:`RolloutFailed`."""
-    try:
-        if experiment == "exp1":
-            config = dataclasses.replace(lemniscate.PRESETS["paper"], dt=dt, free_run_cycles=cycles)
-            run = lemniscate.free_run(_model, config).states
-        else:
-            config = dataclasses.replace(sine_waves.PRESETS["paper"], dt=dt)
-            _, test = sine_waves.make_data(config)
-            run = sine_waves.free_run(_model, test[0, :1], cycles * SINE["steps_per_cycle"])
-    except DivergenceError as error:
-        raise RolloutFailed(str(error)) from None
-    dim = run.shape[-1] // 2
-    q, v = run[:, 0, :dim], run[:, 0, dim:]
+    ``(time, dim)``, and for a CHLU its energy ``H`` ``(time,)``; a shipped model's run precomputed
+    with the assets is read, not run. Raises :class:`RolloutFailed`."""
+    shipped = precomputed.free_run(digest, experiment, cycles)
+    if shipped is not None:
+        q, v = torch.from_numpy(shipped["q"]), torch.from_numpy(shipped["v"])
+    else:
+        try:
+            if experiment == "exp1":
+                config = dataclasses.replace(lemniscate.PRESETS["paper"], dt=dt, free_run_cycles=cycles)
+                run = lemniscate.free_run(_model, config).states
+            else:
+                config = dataclasses.replace(sine_waves.PRESETS["paper"], dt=dt)
+                _, test = sine_waves.make_data(config)
+                run = sine_waves.free_run(_model, test[0, :1], cycles * SINE["steps_per_cycle"])
+        except DivergenceError as error:
+            raise RolloutFailed(str(error)) from None
+        dim = run.shape[-1] // 2
+        q, v = run[:, 0, :dim], run[:, 0, dim:]
     result = {"q": q.numpy(), "v": v.numpy()}
     if isinstance(_model, CHLU):
         with torch.no_grad():

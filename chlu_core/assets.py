@@ -60,17 +60,23 @@ def asset_path(name: str) -> Path:
     return path
 
 
+def exp1_checkpoint(model: str) -> str:
+    """The shipped experiment-I checkpoint's file name of ``model`` (CHLU, LSTM or NODE)."""
+    return f"exp1_{model.lower()}.pt"
+
+
 def read_free_runs(name: str = FREE_RUNS) -> Optional[dict]:
     """Precomputed free runs of shipped models, without torch: ``{"runs": {model: {"q", "v"}},
-    "truth": (points, 2), "cycles", "steps_per_cycle"}``, arrays ``(time, dim)``; ``None`` where the
-    file is not shipped or any model it was computed from has changed since (its manifest entry
-    records their sha256)."""
+    "digests": {model: sha256 of its checkpoint}, "truth": (points, 2), "cycles", "steps_per_cycle"}``,
+    arrays ``(time, dim)``; ``None`` where the file is not shipped or any model it was computed from has
+    changed since (its manifest entry records their sha256)."""
     entry = _current(name)
     if entry is None:
         return None
     with numpy.load(asset_path(name), allow_pickle=False) as arrays:
         runs = {model: {"q": arrays[f"{model}.q"], "v": arrays[f"{model}.v"]} for model in entry["models"]}
-        return {"runs": runs, "truth": arrays["truth"], "cycles": entry["cycles"],
+        digests = {model: entry["sources"][exp1_checkpoint(model)] for model in entry["models"]}
+        return {"runs": runs, "digests": digests, "truth": arrays["truth"], "cycles": entry["cycles"],
                 "steps_per_cycle": entry["steps_per_cycle"]}
 
 

@@ -14,7 +14,7 @@ import io
 import numpy
 
 from . import experiments
-from .assets import ASSETS_DIR, FREE_RUNS, read_manifest, register
+from .assets import ASSETS_DIR, FREE_RUNS, exp1_checkpoint, read_manifest, register
 from .checkpoints import load, save, write_atomically
 from .training import TrainingDiverged
 
@@ -95,7 +95,7 @@ def write_free_runs(models: dict, seed: int = 0, cycles: int = 50) -> dict:
         dt = float(getattr(model, "dt", None) or lemniscate.PRESETS[PRESET].dt)
         run = lemniscate.free_run(model, dataclasses.replace(config, dt=dt))
         arrays[f"{model_name}.q"], arrays[f"{model_name}.v"] = run.q[:, 0].numpy(), run.p[:, 0].numpy()
-    return write_derived(FREE_RUNS, arrays, [f"exp1_{m.lower()}.pt" for m in models], seed, models=list(models),
+    return write_derived(FREE_RUNS, arrays, [exp1_checkpoint(m) for m in models], seed, models=list(models),
                          cycles=cycles, steps_per_cycle=config.steps_per_cycle)
 
 

@@ -80,6 +80,35 @@ def test_every_page_renders_on_the_shipped_models(page):
         assert figures(at), f"{page} shows no chart"
 
 
+def test_the_shipped_lemniscate_models_free_runs_are_read_precomputed_and_match_a_live_run(monkeypatch):
+    """The Rollouts page's default view (50 cycles) reads the shipped exp-I models' runs from
+    assets/exp1_free_runs.npz instead of running them; they must be what a live run gives, velocities and
+    the CHLU's energy included (tolerance as for the overview: the CPU's rounding over 50 cycles)."""
+    import app.compute
+    import app.models
+    import app.precomputed
+    from chlu_core.experiments import lemniscate
+    shipped = [e for e in app.models.shipped_entries() if e.experiment == "exp1"]
+    assert {e.kind for e in shipped} == {"LSTM", "NODE", "CHLU"}
+    ran, free_run = [], lemniscate.free_run
+    monkeypatch.setattr(lemniscate, "free_run", lambda *args: ran.append(args) or free_run(*args))
+
+    def runs():
+        app.compute.free_run.clear()
+        return {e.kind: app.compute.free_run(app.models.model(e), e.digest, "exp1", 50,
+                                             app.compute.model_dt(app.models.model(e), e.metadata)) for e in shipped}
+    read = runs()
+    assert not ran and "H" in read["CHLU"]
+    monkeypatch.setattr(app.precomputed, "_shipped_runs", lambda: None)  # as if the file were missing or stale
+    live = runs()
+    assert len(ran) == 3
+    for kind in read:
+        assert set(read[kind]) == set(live[kind])
+        for field in read[kind]:
+            numpy.testing.assert_allclose(read[kind][field], live[kind][field], rtol=0, atol=5e-3)
+    app.compute.free_run.clear()
+
+
 def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page():
     at = open_page("overview")
     orbit = figures(at)[0]
