@@ -28,6 +28,7 @@ UNFILTERED = ("none", 0.1, 0.3, 0.1, False)  # what a baseline gets: it has no f
 DREAM_DEFAULTS = mnist.PREVIEW  # MNIST page: its first dream, shipped precomputed for the shipped unit
 LANDSCAPE_DEFAULTS = dict(axes=(0, 1), half_width=1.5, points=41)  # Landscape page: plane, range ±, grid
 ENERGY_DEFAULTS = dict(sigma=0.5, waves=(0, 1, 2), seed=0)  # Energy page: noise, test waves (0-based), seed
+RECONSTRUCTION_DEFAULTS = dict(sigma=0.5, waves=(0, 1))  # Noise page's reconstructions: noise, test waves (0-based)
 
 
 class RolloutFailed(ValueError):

@@ -33,6 +33,9 @@ def _default_views() -> None:
     for entry in (e for e in shipped if e.experiment == "exp2" and not STOP.is_set()):  # Noise filtering
         compute.mse_curve(entry, models.model(entry),
                           compute.NOISE_DEFAULTS if entry.kind == "CHLU" else compute.UNFILTERED)
+    if waves and not STOP.is_set():  # and its reconstructions
+        compute.filtered_waves({e.label: models.model(e) for e in waves}, tuple(e.digest for e in waves),
+                               compute.NOISE_DEFAULTS, **compute.RECONSTRUCTION_DEFAULTS)
     for entry in (e for e in shipped if e.experiment == "exp3" and not STOP.is_set()):  # MNIST
         compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS,
                       clip_every=compute.clip_every_of(entry.metadata))

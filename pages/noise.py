@@ -17,7 +17,8 @@ if not entries:
     st.info("No sine-wave model is chosen: pick some on the Models page.")
     st.stop()
 left, middle, right = st.columns([1, 1.4, 1])
-sigma = settings.slider("sigma", "Start noise σ", 0.0, 1.0, 0.5, step=0.05, container=left)
+DEFAULTS = compute.RECONSTRUCTION_DEFAULTS
+sigma = settings.slider("sigma", "Start noise σ", 0.0, 1.0, DEFAULTS["sigma"], step=0.05, container=left)
 mode = settings.select("friction", "Friction", list(FRICTION), container=middle, widget=st.segmented_control,
                        format_func=FRICTION.get)
 _, default_gamma, default_fraction, default_strength, default_shell = compute.NOISE_DEFAULTS
@@ -30,7 +31,8 @@ fraction = settings.slider("fraction", "Acts for the first … of the run", 0.05
                            container=right, disabled=mode != "annealed")
 strength = settings.slider("strength", "Governor strength s", 0.05, 1.0, default_strength, step=0.05, container=right,
                            disabled=mode != "governor", help="γ_t = s · tanh(max(0, H − E*)), E* from the training data")
-waves = settings.multiselect("waves", "Test waves to draw", [str(i) for i in range(1, 21)], default=["1", "2"],
+waves = settings.multiselect("waves", "Test waves to draw", [str(i) for i in range(1, 21)],
+                             default=[str(w + 1) for w in DEFAULTS["waves"]],
                              max_selections=4, container=left)
 span = settings.slider("span", "Show the first … time units", 2, 50, 10, container=middle)
 

@@ -109,6 +109,25 @@ def test_the_shipped_lemniscate_models_free_runs_are_read_precomputed_and_match_
     app.compute.free_run.clear()
 
 
+def test_after_the_warm_up_no_pages_first_view_runs_a_model(monkeypatch):
+    """The server's warm-up thread computes every page's default view of the shipped models, so that a
+    visitor's first look finds them cached: after it, opening each page runs no model."""
+    import app.warmup
+    from chlu_core import filtering
+    from chlu_core.experiments import lemniscate, mnist, sine_waves
+    app.warmup._default_views()
+    ran = []
+    for module, name in [(lemniscate, "free_run"), (sine_waves, "free_run"), (sine_waves, "noisy_runs"),
+                         (filtering, "filtered_runs"), (filtering, "mse_against_sigma"), (mnist, "dream"),
+                         (chlu_core.CHLU, "force")]:
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *args, _name=name, _original=original, **kwargs:
+                            ran.append(_name) or _original(*args, **kwargs))
+    for page in PAGES:
+        assert_clean(open_page(page))
+    assert not ran, ran
+
+
 def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page():
     at = open_page("overview")
     orbit = figures(at)[0]
