@@ -82,7 +82,7 @@ with optimiser.container(border=True):
     st.markdown("**Training**")
     iterations = settings.slider("iterations", "Iterations", 10, 3000, base.iterations, step=10)
     lr = float(settings.select("lr", "Learning rate", LEARNING_RATES, default=str(base.lr), widget=st.select_slider,
-                               help="The recipe's decays to 1e-5 over the run" if base.lr_end else None))
+                               help=f"The recipe's decays to {base.lr_end:g} over the run" if base.lr_end else None))
     window = settings.slider("window", "Longest window (steps)", 4, 256, max(base.window_lengths), step=2,
                              help="How many steps of the data each training rollout covers; the recipe starts "
                                   "with shorter ones in proportion")
