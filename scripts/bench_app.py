@@ -6,8 +6,10 @@
 - slider: a click on the Rollouts time slider (Plotly's, run in the browser) until the last change to
   the figure's drawing (every view's marker moved), right after the first visits (the warm-up thread
   may still run) and again once it has had 20 s to finish;
-- first visit per page: clicking through the pages in chromium right after startup (the server's
-  warm-up thread computing the shipped models' default views meanwhile);
+- first visit per page: opening each page's URL in chromium right after startup, as a shared link
+  would (a full page load: Streamlit's frontend boots again each time), the server's warm-up thread
+  computing the shipped models' default views meanwhile; and, on a second fresh server, clicking
+  through the sidebar right after startup, as a visitor would (no reload);
 - first render per page, cold: one fresh AppTest session in a fresh process (empty caches), script time;
 - dreaming: 64 digits × 1,000 Langevin steps on the shipped MNIST CHLU;
 - server memory: the streamlit process's resident set after the visits and the slider moves (20 s
@@ -26,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # app and chlu_core, imported where they are needed
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ("overview", "train", "models", "rollouts", "landscape", "energy", "noise", "mnist")
 
@@ -71,6 +74,22 @@ WATCH_DRAWING = """() => {
 }"""
 
 
+def clicked_through(page) -> dict:
+    """Seconds per page from a click on its sidebar link until its title has replaced the previous
+    page's and its script has finished, in navigation order."""
+    from app.navigation import PAGES as NAVIGATION
+    seconds = {}
+    for info in NAVIGATION[1:]:
+        before = page.locator("[data-testid=stMain] h1").first.inner_text()
+        started = time.perf_counter()
+        page.locator("[data-testid=stSidebarNav] a", has_text=info.title).first.click()
+        page.wait_for_function("(before) => { const h = document.querySelector('[data-testid=stMain] h1');"
+                               " return h && h.innerText !== before; }", arg=before, timeout=120_000)
+        idle(page)
+        seconds[info.file] = time.perf_counter() - started
+    return seconds
+
+
 def slider_moves(page, moves: int = 10) -> list:
     """Seconds from a click on the Rollouts time slider until the figure's drawing last changed (the
     drawing is quiet for 0.3 s after it)."""
@@ -98,12 +117,12 @@ def server_memory(pid: int) -> dict:
 
 
 def browser_timings(playwright, repeats: int) -> tuple[list, dict, list, list, dict]:
-    """Startup per repeat; on the first server also each page's first visit (in navigation order, as a
-    visitor clicking through would: the warm-up thread runs meanwhile), the time slider and the
-    server's memory after all that."""
+    """Startup per repeat; on the first server also each page's first visit by its URL (in navigation
+    order; the warm-up thread runs meanwhile), the time slider and the server's memory after all that;
+    on the second, each page's first visit by a sidebar click."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
         "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-    startups, visits, during_warmup, settled, memory = [], {}, [], [], {}
+    startups, visits, clicks, during_warmup, settled, memory = [], {}, {}, [], [], {}
     for repeat in range(repeats):
         started = time.perf_counter()
         process, url = start_server()
@@ -123,12 +142,14 @@ def browser_timings(playwright, repeats: int) -> tuple[list, dict, list, list, d
                 time.sleep(20)
                 settled = slider_moves(page)
                 memory = server_memory(process.pid)
+            elif repeat == 1:
+                clicks = clicked_through(page)
             page.close()
         finally:
             process.terminate()
             process.wait(timeout=90)  # the warm-up finishes its current view first
     browser.close()
-    return startups, visits, during_warmup, settled, memory
+    return startups, visits, clicks, during_warmup, settled, memory
 
 
 FIRST_RENDER = """
@@ -155,7 +176,6 @@ def first_render(page: str) -> float:
 
 def dreaming(repeats: int) -> list:
     import torch
-    sys.path.insert(0, str(ROOT))
     from chlu_core import assets, load
     from chlu_core.experiments import mnist
     torch.set_num_threads(1)  # as the app runs
@@ -181,12 +201,14 @@ def main() -> None:
         print(f"{name:<32} median {median:6.2f} s  (target ≤ {target:g} s, {verdict}; n = {len(values)})", flush=True)
 
     with sync_playwright() as playwright:
-        startups, visits, during_warmup, settled, memory = browser_timings(playwright, args.repeats)
+        startups, visits, clicks, during_warmup, settled, memory = browser_timings(playwright, args.repeats)
     report("startup → overview drawn", startups, 5)
     report("time slider, warm-up may run", during_warmup, 0.3)
     report("time slider, 20 s later", settled, 0.3)
     for page, seconds in visits.items():
         report(f"first visit (browser): {page}", [seconds], 2)
+    for page, seconds in clicks.items():
+        report(f"first visit (sidebar click): {page}", [seconds], 2)
     for page in PAGES:
         report(f"first render, cold process: {page}", [first_render(page) for _ in range(args.repeats)], 2)
     report("dreaming 64 digits × 1,000 steps", dreaming(args.repeats), 10)
