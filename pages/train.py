@@ -27,9 +27,10 @@ data_source = settings.select("data", "Data", list(DATA), container=top[0], widg
 kind = settings.select("model", "Model", ["CHLU", "LSTM", "NODE"], container=top[1], widget=st.segmented_control)
 recipe = settings.select("recipe", "Recipe", list(RECIPES), container=top[2], widget=st.segmented_control,
                          format_func=RECIPES.get, disabled=data_source == "csv",
-                         help="This project's: every window of the data at once, short windows first, a decaying "
-                              "learning rate, no sleep phase (the shipped models' recipe). The paper's: one random "
-                              "window per iteration, sleep every 5 iterations. Your CSV data train by this project's.")
+                         help="This project's (the shipped models'): many windows per iteration (every second one "
+                              "of the lemniscate, 64 random ones of the sine waves), short windows first, a decaying "
+                              "learning rate, no sleep phase. The paper's: one random window per iteration, sleep "
+                              "every 5 iterations. Your CSV data train by this project's.")
 base = training.CsvConfig() if data_source == "csv" else EXPERIMENTS[data_source].PRESETS[recipe]
 # Each data set and recipe has its own defaults: switching either starts from them.
 if st.session_state.setdefault("train.defaults_of", (data_source, recipe)) != (data_source, recipe):
