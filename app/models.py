@@ -169,8 +169,8 @@ HEADLINE_FIRST = ("orbit_error", "max_distance", "energy_rel_fluctuation", "mse 
 
 def headline_metrics(entry: ModelEntry) -> dict:
     """The entry's metrics as one flat row of numbers: scalars as they are, per-σ lists (experiment II)
-    at σ = 0.5, one level of nesting (experiment III: samples, start, control) joined by a space; the
-    headline numbers (:data:`HEADLINE_FIRST`) first."""
+    at σ = 0.5, one level of nesting (experiment III: samples, start, control) joined by a space (a
+    table of them puts the headline numbers first: :func:`headline_order`)."""
     metrics = entry.metrics
     sigmas = metrics.get("sigmas", [])
     row = {}
@@ -184,7 +184,7 @@ def headline_metrics(entry: ModelEntry) -> dict:
         elif isinstance(value, dict):
             row.update({f"{name} {inner}": number for inner, number in value.items()
                         if isinstance(number, (int, float)) and not isinstance(number, bool)})
-    return {**{name: row[name] for name in HEADLINE_FIRST if name in row}, **row}
+    return row
 
 
 def headline_order(columns: list, leading: int) -> list:

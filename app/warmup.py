@@ -27,15 +27,14 @@ def _default_views() -> None:
         compute.landscape(unit, landscape.digest, **compute.LANDSCAPE_DEFAULTS)
     # In the pages' order (the paper's), so that the digests, part of the cache key, line up.
     waves = sorted((e for e in shipped if e.experiment == "exp2"), key=lambda e: models.PAPER_ORDER.index(e.kind))
+    wave_models, wave_digests = {e.label: models.model(e) for e in waves}, tuple(e.digest for e in waves)
     if waves and not STOP.is_set():  # Energy
-        compute.noisy_waves({e.label: models.model(e) for e in waves}, tuple(e.digest for e in waves),
-                            **compute.ENERGY_DEFAULTS)
-    for entry in (e for e in shipped if e.experiment == "exp2" and not STOP.is_set()):  # Noise filtering
-        compute.mse_curve(entry, models.model(entry),
+        compute.noisy_waves(wave_models, wave_digests, **compute.ENERGY_DEFAULTS)
+    for entry in (e for e in waves if not STOP.is_set()):  # Noise filtering
+        compute.mse_curve(entry, wave_models[entry.label],
                           compute.NOISE_DEFAULTS if entry.kind == "CHLU" else compute.UNFILTERED)
     if waves and not STOP.is_set():  # and its reconstructions
-        compute.filtered_waves({e.label: models.model(e) for e in waves}, tuple(e.digest for e in waves),
-                               compute.NOISE_DEFAULTS, **compute.RECONSTRUCTION_DEFAULTS)
+        compute.filtered_waves(wave_models, wave_digests, compute.NOISE_DEFAULTS, **compute.RECONSTRUCTION_DEFAULTS)
     for entry in (e for e in shipped if e.experiment == "exp3" and not STOP.is_set()):  # MNIST
         compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS,
                       clip_every=compute.clip_every_of(entry.metadata))
