@@ -28,9 +28,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # app and chlu_core, imported where they are needed
+sys.path.insert(0, str(ROOT))  # app and chlu_core
+
+from app.navigation import PAGES as NAVIGATION  # noqa: E402  (after the path)
+
 CHROMIUM = "/usr/bin/chromium"
-PAGES = ("overview", "train", "models", "rollouts", "landscape", "energy", "noise", "mnist")
+PAGES = tuple(info.file for info in NAVIGATION)  # URL paths, in navigation order
 
 
 def free_port() -> int:
@@ -77,7 +80,6 @@ WATCH_DRAWING = """() => {
 def clicked_through(page) -> dict:
     """Seconds per page from a click on its sidebar link until its title has replaced the previous
     page's and its script has finished, in navigation order."""
-    from app.navigation import PAGES as NAVIGATION
     seconds = {}
     for info in NAVIGATION[1:]:
         before = page.locator("[data-testid=stMain] h1").first.inner_text()

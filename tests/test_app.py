@@ -291,8 +291,6 @@ def test_the_noise_page_draws_the_shipped_models_recorded_curves_and_measures_th
 def test_the_recorded_curves_are_what_the_noise_page_would_measure():
     """What :func:`app.compute.mse_curve` reads from the manifest equals the page's own measurement, to
     the CPU rounding that test_assets allows (its RTOL; the unfiltered CHLU's runs amplify it, as there)."""
-    import sys
-    sys.path.insert(0, str(ROOT))
     import dataclasses
     from app import compute, models
     shipped = [e for e in models.shipped_entries() if e.experiment == "exp2"]
@@ -480,8 +478,6 @@ def test_training_on_an_uploaded_csv_gives_a_model_the_landscape_can_show():
 def test_pages_never_change_the_shared_shipped_models():
     for page in ("rollouts", "landscape", "noise"):
         assert_clean(open_page(page))
-    import sys
-    sys.path.insert(0, str(ROOT))
     from app import models
     from chlu_core import assets
     for entry in models.shipped_entries():
