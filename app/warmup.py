@@ -15,9 +15,9 @@ STOP = threading.Event()  # set at interpreter exit: torch work in a thread that
 # Right after the first page's script, the first visitor's browser fetches Streamlit's Plotly renderer
 # (4.7 MB) from this process; the warm-up's Python work (import torch first) holds the GIL that the server's
 # event loop needs to send it, and delayed the overview's figure by about a second. Startup (bench_app's
-# measure), medians of 4 runs alternating with no grace: 6.70 → 5.59 s with 0.8 s, 6.26 → 5.51 s with 1.5 s
-# (which made the Train page's first visit 2.4 s: the warm-up had not yet loaded torch for it).
-GRACE_S = 0.8
+# measure), medians of 5 runs alternating: no grace 6.14 s, 0.4 s 5.45 s, 0.8 s 5.47 s; the pages' first
+# visits right after were alike (longest median 2.0–2.1 s), as the warm-up still has torch loaded in time.
+GRACE_S = 0.4
 
 
 def _default_views() -> None:
