@@ -200,7 +200,9 @@ def main() -> None:
     def report(name: str, values: list, target: float) -> None:
         median = statistics.median(values)
         verdict = "ok" if median <= target else "OVER"
-        print(f"{name:<32} median {median:6.2f} s  (target ≤ {target:g} s, {verdict}; n = {len(values)})", flush=True)
+        each = f"; each {' / '.join(f'{v:.2f}' for v in values)}" if len(values) > 1 else ""
+        print(f"{name:<32} median {median:6.2f} s  (target ≤ {target:g} s, {verdict}; n = {len(values)}{each})",
+              flush=True)
 
     with sync_playwright() as playwright:
         startups, visits, clicks, during_warmup, settled, memory = browser_timings(playwright, args.repeats)
