@@ -11,15 +11,16 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from app import warmup  # noqa: E402
 from app.navigation import PAGES  # noqa: E402
 
 # No torch here (1.5 s to import): the overview draws from precomputed free runs without it (app/precomputed.py),
 # and the warm-up thread loads it in the background.
 st.set_page_config(page_title="CHLU — Causal Hamiltonian Learning Unit", page_icon="🌀", layout="wide")
 try:
-    st.navigation([page.page() for page in PAGES]).run()
+    with warmup.page_running():  # the warm-up waits for it between views
+        st.navigation([page.page() for page in PAGES]).run()
 finally:
     # After the first page, not before: on two cores the warm-up thread would otherwise compete with the
     # first visitor's own page for the CPU and the GIL. (finally: a page may end its run with st.stop().)
-    from app import warmup
     warmup.start()

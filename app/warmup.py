@@ -4,6 +4,7 @@ visitor's first look at each page finds them in the cache. It starts after the f
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 
@@ -18,31 +19,63 @@ STOP = threading.Event()  # set at interpreter exit: torch work in a thread that
 # measure), medians of 5 runs alternating: no grace 6.14 s, 0.4 s 5.45 s, 0.8 s 5.47 s; the pages' first
 # visits right after were alike (longest median 2.0–2.1 s), as the warm-up still has torch loaded in time.
 GRACE_S = 0.4
+# Between views the warm-up waits while a visitor's page script runs (they would share the GIL), but not
+# longer than this, so that a server kept busy still warms up. Right after startup, opening each page's URL
+# in turn: the slowest page of each of 5 runs took 1.82–2.02 s, against 2.03–2.44 s without waiting
+# (alternating runs).
+YIELD_S = 5.0
+
+_pages_running = 0
+_pages_changed = threading.Condition()
+
+
+@contextlib.contextmanager
+def page_running():
+    """Mark a visitor's page script as running for its duration (app/main.py wraps every run)."""
+    global _pages_running
+    with _pages_changed:
+        _pages_running += 1
+    try:
+        yield
+    finally:
+        with _pages_changed:
+            _pages_running -= 1
+            _pages_changed.notify_all()
+
+
+def _next_view() -> bool:
+    """Whether to compute the next view, once no visitor's page runs (at most ``YIELD_S`` later);
+    False once the server stops."""
+    with _pages_changed:
+        _pages_changed.wait_for(lambda: _pages_running == 0 or STOP.is_set(), timeout=YIELD_S)
+    return not STOP.is_set()
 
 
 def _default_views() -> None:
+    if not _next_view():
+        return
     from . import compute, models, widgets  # here, in the thread: they load torch, which the first page may not need
     shipped = models.shipped_entries()
     for experiment, cycles in (("exp1", 50), ("exp2", 50)):  # Overview and Rollouts, in the pages' model order
-        if STOP.is_set():
+        if not _next_view():
             return
         widgets.rollout_player(sorted((e for e in shipped if e.experiment == experiment),
                                       key=lambda e: models.PAPER_ORDER.index(e.kind)), experiment, cycles)
     landscape = next((e for e in shipped if e.experiment == "exp1" and e.kind == "CHLU"), None)
-    if landscape is not None and not STOP.is_set():  # Landscape's default model
+    if landscape is not None and _next_view():  # Landscape's default model
         unit = models.model(landscape)
         compute.landscape(unit, landscape.digest, **compute.LANDSCAPE_DEFAULTS)
     # In the pages' order (the paper's), so that the digests, part of the cache key, line up.
     waves = sorted((e for e in shipped if e.experiment == "exp2"), key=lambda e: models.PAPER_ORDER.index(e.kind))
     wave_models, wave_digests = {e.label: models.model(e) for e in waves}, tuple(e.digest for e in waves)
-    if waves and not STOP.is_set():  # Energy
+    if waves and _next_view():  # Energy
         compute.noisy_waves(wave_models, wave_digests, **compute.ENERGY_DEFAULTS)
-    for entry in (e for e in waves if not STOP.is_set()):  # Noise filtering
+    for entry in (e for e in waves if _next_view()):  # Noise filtering
         compute.mse_curve(entry, wave_models[entry.label],
                           compute.NOISE_DEFAULTS if entry.kind == "CHLU" else compute.UNFILTERED)
-    if waves and not STOP.is_set():  # and its reconstructions
+    if waves and _next_view():  # and its reconstructions
         compute.filtered_waves(wave_models, wave_digests, compute.NOISE_DEFAULTS, **compute.RECONSTRUCTION_DEFAULTS)
-    for entry in (e for e in shipped if e.experiment == "exp3" and not STOP.is_set()):  # MNIST
+    for entry in (e for e in shipped if e.experiment == "exp3" and _next_view()):  # MNIST
         compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS,
                       clip_every=compute.clip_every_of(entry.metadata))
 

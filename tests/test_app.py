@@ -128,6 +128,29 @@ def test_after_the_warm_up_no_pages_first_view_runs_a_model(monkeypatch):
     assert not ran, ran
 
 
+def test_the_warm_up_waits_between_views_while_a_visitors_page_runs(monkeypatch):
+    import app.warmup
+    monkeypatch.setattr(app.warmup, "YIELD_S", 60.0)
+    outcome = []
+    with app.warmup.page_running():
+        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and not outcome  # held while the page runs
+    waiting.join(timeout=10)
+    assert outcome == [True]  # and released when it ends
+
+
+def test_the_warm_up_goes_on_after_its_longest_wait_and_stops_with_the_server(monkeypatch):
+    import app.warmup
+    monkeypatch.setattr(app.warmup, "YIELD_S", 0.05)
+    with app.warmup.page_running():
+        assert app.warmup._next_view() is True  # a server kept busy still warms up
+    monkeypatch.setattr(app.warmup, "STOP", threading.Event())
+    app.warmup.STOP.set()
+    assert app.warmup._next_view() is False
+
+
 def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page():
     at = open_page("overview")
     orbit = figures(at)[0]
