@@ -1,6 +1,7 @@
 """Compute the shipped models' costly default views once per server, in the background, so that a
 visitor's first look at each page finds them in the cache. It starts after the first page has run
-(app/main.py), and a moment later, so that it does not slow down the first visitor's own page."""
+(app/main.py), and a moment later, so that it does not slow down the first visitor's own page; between
+views it waits while any visitor's page runs."""
 from __future__ import annotations
 
 import atexit
@@ -80,6 +81,14 @@ def _default_views() -> None:
                       clip_every=compute.clip_every_of(entry.metadata))
 
 
+def _stop(thread: threading.Thread) -> None:
+    """Let the warm-up finish its current view, then end it (at interpreter exit)."""
+    STOP.set()
+    with _pages_changed:
+        _pages_changed.notify_all()  # a wait for visitors' pages ends at once
+    thread.join(timeout=60)
+
+
 @st.cache_resource(show_spinner=False)
 def start() -> threading.Thread:
     """Start the warm-up once per server process."""
@@ -92,5 +101,5 @@ def start() -> threading.Thread:
             logging.getLogger(__name__).warning("warming up the default views failed", exc_info=True)
     thread = threading.Thread(target=run, name="chlu-warm-up", daemon=True)
     thread.start()
-    atexit.register(lambda: (STOP.set(), thread.join(timeout=60)))  # finish the current view, then stop
+    atexit.register(_stop, thread)
     return thread

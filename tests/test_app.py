@@ -147,8 +147,13 @@ def test_the_warm_up_goes_on_after_its_longest_wait_and_stops_with_the_server(mo
     with app.warmup.page_running():
         assert app.warmup._next_view() is True  # a server kept busy still warms up
     monkeypatch.setattr(app.warmup, "STOP", threading.Event())
-    app.warmup.STOP.set()
-    assert app.warmup._next_view() is False
+    monkeypatch.setattr(app.warmup, "YIELD_S", 60.0)
+    outcome = []
+    with app.warmup.page_running():
+        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()))
+        waiting.start()
+        app.warmup._stop(waiting)  # at exit: the wait for the page ends at once, and no view follows
+        assert not waiting.is_alive() and outcome == [False]
 
 
 def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page():
