@@ -133,7 +133,7 @@ def test_the_warm_up_waits_between_views_while_a_visitors_page_runs(monkeypatch)
     monkeypatch.setattr(app.warmup, "YIELD_S", 60.0)
     outcome = []
     with app.warmup.page_running():
-        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()))
+        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()), daemon=True)
         waiting.start()
         waiting.join(timeout=0.5)
         assert waiting.is_alive() and not outcome  # held while the page runs
@@ -147,10 +147,10 @@ def test_the_warm_up_goes_on_after_its_longest_wait_and_stops_with_the_server(mo
     with app.warmup.page_running():
         assert app.warmup._next_view() is True  # a server kept busy still warms up
     monkeypatch.setattr(app.warmup, "STOP", threading.Event())
-    monkeypatch.setattr(app.warmup, "YIELD_S", 60.0)
+    monkeypatch.setattr(app.warmup, "YIELD_S", 120.0)  # longer than _stop's join: only the notice can end it
     outcome = []
     with app.warmup.page_running():
-        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()))
+        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()), daemon=True)
         waiting.start()
         app.warmup._stop(waiting)  # at exit: the wait for the page ends at once, and no view follows
         assert not waiting.is_alive() and outcome == [False]
