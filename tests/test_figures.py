@@ -1,4 +1,4 @@
-"""Figure builders: the Rollouts player's animation frames put every marker where the runs are."""
+"""Figure builders: what they draw lies where the data say (the Rollouts player's frames, equal scales, force arrows)."""
 import numpy
 import pytest
 
@@ -77,3 +77,27 @@ def test_orbit_panels_keep_equal_scales_on_every_panel():
     fig = figures.orbit_panels({name: run["q"] for name, run in runs().items() if name == "CHLU"} | {
         "copy": runs()["CHLU"]["q"]}, numpy.zeros((3, 2)), PER_CYCLE)
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis2.scaleanchor == "x2"
+
+
+def test_force_field_arrows_start_on_the_grid_and_point_along_the_force():
+    xs, ys = numpy.linspace(-1, 1, 5), numpy.linspace(-2, 2, 9)  # spacing 0.5 both ways
+    gx, gy = numpy.meshgrid(xs, ys)
+    fx, fy = -gx + 0.3 * gy, -2 * gy  # an arbitrary field, zero at the origin
+    figure = figures.force_field(xs, ys, fx, fy, trajectory=numpy.zeros((10, 2)))
+    arrows = figure.data[0]
+    x, y = numpy.asarray(arrows.x).reshape(-1, 6), numpy.asarray(arrows.y).reshape(-1, 6)
+    start, tip = numpy.stack([x[:, 0], y[:, 0]], -1), numpy.stack([x[:, 1], y[:, 1]], -1)
+    numpy.testing.assert_allclose(start, numpy.stack([gx.ravel(), gy.ravel()], -1))
+    shaft, force = tip - start, numpy.stack([fx.ravel(), fy.ravel()], -1)
+    lengths = numpy.linalg.norm(shaft, axis=1)
+    assert lengths.max() == pytest.approx(0.9 * 0.5)  # the longest spans 0.9 of the grid spacing
+    numpy.testing.assert_allclose(shaft, force * lengths.max() / numpy.linalg.norm(force, axis=1).max(), atol=1e-12)
+    numpy.testing.assert_allclose(x[:, [1, 3]], x[:, [3, 1]])  # both barbs leave from the tip
+    assert numpy.isnan(x[:, 5]).all() and numpy.isnan(y[:, 5]).all()  # a gap between arrows
+    moving = lengths > 0
+    for barb in (2, 4):  # a third of the arrow long, 30° off the backward shaft
+        back = numpy.stack([x[:, barb], y[:, barb]], -1) - tip
+        numpy.testing.assert_allclose(numpy.linalg.norm(back, axis=1), lengths / 3, atol=1e-12)
+        cosine = -(back * shaft).sum(1)[moving] / (lengths[moving] ** 2 / 3)
+        numpy.testing.assert_allclose(cosine, numpy.cos(numpy.pi / 6), atol=1e-9)
+    assert figure.data[-1].name == "CHLU output"
