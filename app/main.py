@@ -14,7 +14,7 @@ import streamlit as st  # noqa: E402
 from app import warmup  # noqa: E402
 from app.navigation import PAGES  # noqa: E402
 
-# No torch here (1.5 s to import): the overview draws from precomputed free runs without it (app/precomputed.py),
+# No torch here (2 s to import): the overview draws from precomputed free runs without it (app/precomputed.py),
 # and the warm-up thread loads it in the background.
 st.set_page_config(page_title="CHLU — Causal Hamiltonian Learning Unit", page_icon="🌀", layout="wide")
 try:
