@@ -248,7 +248,8 @@ def force_field(xs, ys, force_x, force_y, trajectory=None, title: str = "Force f
     gx, gy = numpy.meshgrid(xs, ys)
     spacing = min(numpy.diff(xs).min(), numpy.diff(ys).min())
     scale = 0.9 * spacing / max(float(numpy.hypot(fx, fy).max()), 1e-12)
-    dx, dy, ex, ey = scale * fx, scale * fy, gx + scale * fx, gy + scale * fy
+    dx, dy = scale * fx, scale * fy
+    ex, ey = gx + dx, gy + dy
     # Each head: two barbs a third of the arrow long, 30° either side of its shaft (the arrow turned ±150°).
     barbs = [(ex + (dx * math.cos(a) - dy * math.sin(a)) / 3, ey + (dx * math.sin(a) + dy * math.cos(a)) / 3)
              for a in (5 * math.pi / 6, -5 * math.pi / 6)]  # math: Python floats keep float32 data float32

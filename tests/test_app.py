@@ -128,13 +128,20 @@ def test_after_the_warm_up_no_pages_first_view_runs_a_model(monkeypatch):
     assert not ran, ran
 
 
+def waiting_for_next_view(outcome: list) -> threading.Thread:
+    """A started thread that asks the warm-up whether to compute its next view, appending the answer."""
+    import app.warmup
+    waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()), daemon=True)
+    waiting.start()
+    return waiting
+
+
 def test_the_warm_up_waits_between_views_while_a_visitors_page_runs(monkeypatch):
     import app.warmup
     monkeypatch.setattr(app.warmup, "YIELD_S", 60.0)
     outcome = []
     with app.warmup.page_running():
-        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()), daemon=True)
-        waiting.start()
+        waiting = waiting_for_next_view(outcome)
         waiting.join(timeout=0.5)
         assert waiting.is_alive() and not outcome  # held while the page runs
     waiting.join(timeout=10)
@@ -150,8 +157,7 @@ def test_the_warm_up_goes_on_after_its_longest_wait_and_stops_with_the_server(mo
     monkeypatch.setattr(app.warmup, "YIELD_S", 120.0)  # longer than _stop's join: only the notice can end it
     outcome = []
     with app.warmup.page_running():
-        waiting = threading.Thread(target=lambda: outcome.append(app.warmup._next_view()), daemon=True)
-        waiting.start()
+        waiting = waiting_for_next_view(outcome)
         app.warmup._stop(waiting)  # at exit: the wait for the page ends at once, and no view follows
         assert not waiting.is_alive() and outcome == [False]
 
