@@ -58,7 +58,7 @@ if yours:
         left, middle, right = st.columns([3, 1, 1], vertical_alignment="center")
         left.markdown(f"**{entry.label}** — {entry.kind}, {models.EXPERIMENTS[entry.experiment]}, d = {entry.dim}")
         middle.download_button("Download", models.checkpoint(entry), file_name=f"{entry.label}.pt",
-                               key=f"download.{entry.key}", icon=":material/download:")
+                               key=f"download.{entry.key}", icon=":material/download:", on_click="ignore")
         if right.button("Remove", key=f"remove.{entry.key}", icon=":material/delete:"):
             models.remove(entry.key)
             st.rerun()

@@ -25,7 +25,9 @@ st.caption("Top, the paper's figure 1: faint, the early cycles; solid, the last 
            "Bottom: position against velocity, and the energy H(t) of a CHLU, which stays flat up to a small "
            "bounded wobble at zero friction: the symplectic integrator cannot drift. LSTM and NODE have no "
            "energy to show.")
-st.download_button("Download the rollouts (CSV)", lambda: compute.rollout_csv(runs, spec["dt"]),  # built on click
+# Built on click; on_click="ignore": a rerun started by the click would race the download and could revoke
+# the file before the browser fetched it (Streamlit's documented race).
+st.download_button("Download the rollouts (CSV)", lambda: compute.rollout_csv(runs, spec["dt"]),
                    file_name=f"rollouts_{experiment}_{cycles}cycles.csv", mime="text/csv",
-                   icon=":material/download:")
+                   icon=":material/download:", on_click="ignore")
 settings.show_notices()

@@ -46,6 +46,12 @@ def open_page(file: str, timeout: float = 180, **params) -> AppTest:
     return at.run()
 
 
+def downloads(at: AppTest) -> dict:
+    """Label → whether the download button leaves the app alone on click (no rerun: a rerun started by
+    the click races the download and can revoke the file before the browser has fetched it)."""
+    return {button.proto.label: button.proto.ignore_rerun for button in at.get("download_button")}
+
+
 def figures(at: AppTest) -> list:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
@@ -254,6 +260,7 @@ def test_the_rollouts_player_moves_a_marker_on_every_view_without_the_server():
     first, last = frames[0]["data"], frames[-1]["data"]
     assert all(values(a["x"])[-1] != values(b["x"])[-1] for a, b in zip(first, last))
     assert len(player["layout"]["sliders"][0]["steps"]) == len(frames)
+    assert downloads(at) == {"Download the rollouts (CSV)": True}
 
 
 def test_landscape_resolution_and_range_change_the_grid():
@@ -396,6 +403,7 @@ def test_an_uploaded_checkpoint_joins_this_session_only():
     mine = upload(open_page("models"), "mine.pt", data)
     assert_clean(mine)
     assert "mine" in listed(mine)
+    assert downloads(mine) == {"Download": True}
     assert any(key.startswith("yours-") for key in mine.multiselect[0].value)  # and it is compared
     mine.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
     assert "mine" in [a["text"] for a in figures(mine)[0]["layout"]["annotations"]]
@@ -410,7 +418,7 @@ def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     wait_for_training(at)
     assert_clean(at)
     assert at.success and "is trained" in at.success[0].value
-    assert any(d.label == "Download the checkpoint" for d in at.get("download_button"))
+    assert downloads(at) == {"Download the checkpoint": True}
     assert len(at.session_state["user_models"]) == 1
     loss = figures(at)[0]
     assert titles(loss) == "Training loss" and len(values(loss["data"][0]["y"])) == 10

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 MNIST_DIR = Path("/work/shared/data")
+SERVER_LOG = ARTIFACTS / "server.log"
 # Timeouts are generous: on a shared, busy CPU a cold first page (imports, free runs) can take a minute.
 # page → (title, whether it shows a chart without user input)
 PAGES = {"overview": ("The Causal Hamiltonian Learning Unit", True), "train": ("Train", False),
@@ -38,10 +39,14 @@ def server():
     env = dict(os.environ)
     if "CHLU_DATA_DIR" not in env and (MNIST_DIR / "MNIST" / "raw").exists():
         env["CHLU_DATA_DIR"] = str(MNIST_DIR)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # The server's output goes to a file, not an unread pipe (which would block the server once full),
+    # so a failing test can be explained afterwards.
+    log = open(SERVER_LOG, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -52,10 +57,12 @@ def server():
             time.sleep(0.3)
     else:
         process.kill()
-        pytest.fail(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
+        log.close()
+        pytest.fail(f"streamlit did not start: {SERVER_LOG.read_text()[-2000:]}")
     yield url
     process.terminate()
     process.wait(timeout=90)  # the warm-up finishes its current view first
+    log.close()
 
 
 @pytest.fixture(scope="module")
