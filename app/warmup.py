@@ -1,7 +1,7 @@
 """Compute the shipped models' costly default views once per server, in the background, so that a
 visitor's first look at each page finds them in the cache. It starts after the first page has run
-(app/main.py), and a moment later, so that it does not slow down the first visitor's own page; between
-views it waits while any visitor's page runs."""
+(app/main.py), so that it does not slow down the first visitor's own page; between views it waits while
+any visitor's page runs."""
 from __future__ import annotations
 
 import atexit
@@ -14,12 +14,11 @@ import streamlit as st
 
 STOP = threading.Event()  # set at interpreter exit: torch work in a thread that outlives it aborts the process
 
-# Right after the first page's script, the first visitor's browser fetches Streamlit's Plotly renderer
-# (4.7 MB) from this process; the warm-up's Python work (import torch first) holds the GIL that the server's
-# event loop needs to send it, and delayed the overview's figure by about a second. Startup (bench_app's
-# measure), medians of 5 runs alternating: no grace 6.14 s, 0.4 s 5.45 s, 0.8 s 5.47 s; the pages' first
-# visits right after were alike (longest median 2.0–2.1 s), as the warm-up still has torch loaded in time.
-GRACE_S = 0.4
+# No grace after the first page: a 0.4 s one let the browser fetch Streamlit's 4.7 MB Plotly chunk before
+# `import torch` took the GIL, but the overview no longer needs that chunk (app.layout.light_chart), and
+# without the wait the pages opened right after startup came sooner (3 runs alternating, medians: slowest
+# page 2.01 s against 2.84 s, startup 4.39 s against 4.49 s).
+
 # Between views the warm-up waits while a visitor's page script runs (they would share the GIL), but not
 # longer than this, so that a server kept busy still warms up. Right after startup, opening each page's URL
 # in turn: the slowest page of each of 5 runs took 1.82–2.02 s, against 2.03–2.44 s without waiting
@@ -93,8 +92,6 @@ def _stop(thread: threading.Thread) -> None:
 def start() -> threading.Thread:
     """Start the warm-up once per server process."""
     def run():
-        if STOP.wait(GRACE_S):
-            return
         try:
             _default_views()
         except Exception:  # a missing data set or asset must not take the server down; pages report it

@@ -19,8 +19,8 @@ runs, errors, per_cycle = shipped["runs"], shipped["errors"], shipped["steps_per
 if not runs:
     st.info("The pretrained lemniscate models are not installed (assets/); train your own on the Train page.")
 else:
-    layout.chart(figures.orbit_panels({name: run["q"] for name, run in runs.items()}, shipped["truth"], per_cycle,
-                                      title=None), key="overview.orbits")
+    orbits = figures.orbit_panels({name: run["q"] for name, run in runs.items()}, shipped["truth"], per_cycle, title=None)
+    layout.light_chart(orbits, alt=f"LSTM, NODE and CHLU, each running freely for {CYCLES} cycles of the figure-eight")
     st.caption(f"Each model learned three cycles of a figure-eight, then ran freely for {CYCLES} more "
                f"({CYCLES * per_cycle:,} steps). Faint: cycles 0–48; solid: the last two; dashed: the true "
                "curve. The paper reports the LSTM drifting off and the Neural ODE spiralling inward; below are "

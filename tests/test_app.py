@@ -5,6 +5,7 @@ the page shows: titles, widgets restored from the URL, charts (Plotly figures ar
 """
 import base64
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -53,7 +54,15 @@ def downloads(at: AppTest) -> dict:
 
 
 def figures(at: AppTest) -> list:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    """The page's Plotly figures as JSON: Streamlit's charts, then the light charts (app.layout.light_chart)."""
+    light = [light_figure(frame.proto.srcdoc) for frame in at.get("iframe")]
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")] + [f for f in light if f is not None]
+
+
+def light_figure(html: str) -> dict | None:
+    """The figure a light chart's iframe document carries, or None for another iframe."""
+    match = re.search(r'<script type="application/json" id="figure">(.*?)</script>', html, re.S)
+    return None if match is None else json.loads(match.group(1).replace("<\\/", "</"))
 
 
 def values(data) -> numpy.ndarray:
@@ -170,11 +179,43 @@ def test_the_warm_up_goes_on_after_its_longest_wait_and_stops_with_the_server(mo
 
 def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page():
     at = open_page("overview")
-    orbit = figures(at)[0]
+    assert not at.get("plotly_chart")  # drawn by the light bundle: Streamlit's Plotly chunk would take 2 s to load
+    (orbit,) = figures(at)
     panels = [a["text"] for a in orbit["layout"]["annotations"]]
     assert panels == ["LSTM", "NODE", "CHLU"]
     links = [link.proto.page for link in at.get("page_link")]
     assert len(links) == len(PAGES) - 1
+
+
+def test_a_light_chart_carries_its_figure_intact_and_refuses_what_its_bundle_cannot_draw():
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs_version
+
+    from app import layout
+    bundle = (ROOT / "app" / "static" / layout.LIGHT_BUNDLE).read_text()[:200]
+    assert f"v{get_plotlyjs_version()}" in bundle  # the same plotly.js as the figures are written for
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 2], name="</script><b>bold</b>"), layout=dict(height=300))
+    html = layout.light_chart_html(figure.to_json(), 300)
+    assert html.count("</script>") == 2  # the name's "</" cannot close the JSON's script element early
+    assert light_figure(html) == json.loads(figure.to_json())
+    assert "/PlotlyChart." not in html and re.search(r'"PlotlyChart\.[\w-]+\.js"', html)  # Streamlit's chunk, to preload
+    with pytest.raises(ValueError, match="heatmap"):
+        layout.light_chart(go.Figure(go.Heatmap(z=[[1.0]]), layout=dict(height=300)), alt="a heatmap")
+    with pytest.raises(ValueError, match="height"):
+        layout.light_chart(go.Figure(go.Scatter(x=[0], y=[0])), alt="no height")
+
+
+def test_without_static_file_serving_the_overview_falls_back_to_streamlits_chart():
+    from streamlit import config
+    assert config.get_option("server.enableStaticServing")  # .streamlit/config.toml turns it on
+    try:
+        config.set_option("server.enableStaticServing", False)
+        at = open_page("overview")
+    finally:
+        config.set_option("server.enableStaticServing", True)
+    assert_clean(at)
+    assert not at.get("iframe") and len(at.get("plotly_chart")) == 1
+    assert [a["text"] for a in figures(at)[0]["layout"]["annotations"]] == ["LSTM", "NODE", "CHLU"]
 
 
 def test_overview_computes_the_free_runs_itself_where_none_were_precomputed(monkeypatch):
@@ -184,10 +225,11 @@ def test_overview_computes_the_free_runs_itself_where_none_were_precomputed(monk
     monkeypatch.setattr(app.precomputed, "_shipped_runs", lambda: None)  # missing or stale file
     computed = []
     free_runs = app.widgets.free_runs
-    monkeypatch.setattr(app.widgets, "free_runs", lambda *args: computed.append(args) or free_runs(*args))
+    monkeypatch.setattr(app.widgets, "free_runs", lambda *args: computed.append(threading.current_thread().name)
+                        or free_runs(*args))
     live = open_page("overview")
     assert_clean(live)
-    assert len(computed) == 1
+    assert [name for name in computed if name != "chlu-warm-up"] == ["ScriptRunner.scriptThread"]  # the page, once
     # The same figure either way, up to the CPU's rounding carried along 50 cycles (see test_assets).
     live_traces, shipped_traces = figures(live)[0]["data"], figures(precomputed)[0]["data"]
     assert len(live_traces) == len(shipped_traces)

@@ -93,12 +93,33 @@ def test_every_page_shows_its_title_and_charts_and_no_error(server, browser, nam
     page = visit(browser, f"{server}/{'' if name == 'overview' else name}")
     try:
         expect(page.get_by_role("heading", level=1).first).to_have_text(title, timeout=120_000)
-        if has_chart:
-            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
+        if has_chart:  # the overview draws its figure in an iframe (app.layout.light_chart)
+            where = page.frame_locator("iframe").first if name == "overview" else page
+            expect(where.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
         assert page.locator("[data-testid=stException]").count() == 0
         assert page.locator("[data-testid=stAlertContentError]").count() == 0
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_the_overview_draws_the_curves_then_preloads_streamlits_plotly_for_the_next_page(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    try:
+        page.goto(server)
+        chart = page.frame_locator("iframe").first.locator(".js-plotly-plot")
+        expect(chart.locator(".annotation-text", has_text="CHLU")).to_be_visible(timeout=180_000)
+        assert chart.locator(".scatterlayer .trace").count() == 9  # per panel: faint cycles, last two, truth
+        page.wait_for_function("() => window.chluPlotlyPreloaded === true", timeout=120_000)
+        chunks = [url for url in fetched if "/static/js/PlotlyChart." in url]
+        assert len(chunks) == 1 and any(url.endswith("/app/static/plotly-basic.min.js") for url in fetched)
+        page.locator("[data-testid=stSidebarNav] a", has_text="Rollouts").first.click()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
+        assert [url for url in fetched if "/static/js/PlotlyChart." in url] == chunks  # not fetched again
+        assert page.locator("[data-testid=stException]").count() == 0
     finally:
         page.close()
 
