@@ -4,6 +4,7 @@ screenshot of each page to tests/artifacts/ (git-ignored).
 
 Fails (never skips) when chromium or Playwright is missing: this is the test that the app works for people.
 """
+import contextlib
 import os
 import socket
 import subprocess
@@ -19,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 MNIST_DIR = Path("/work/shared/data")
-SERVER_LOG = ARTIFACTS / "server.log"
 # Timeouts are generous: on a shared, busy CPU a cold first page (imports, free runs) can take a minute.
 # page → (title, whether it shows a chart without user input)
 PAGES = {"overview": ("The Causal Hamiltonian Learning Unit", True), "train": ("Train", False),
@@ -33,36 +33,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def streamlit_server(*options: str, log_name: str = "server.log"):
+    """`streamlit run app/main.py` on a free local port with extra command-line ``options``; yields its URL.
+    Its output goes to tests/artifacts/``log_name``, not an unread pipe (which would block the server once
+    full), so that a failing test can be explained afterwards."""
     port = free_port()
     env = dict(os.environ)
     if "CHLU_DATA_DIR" not in env and (MNIST_DIR / "MNIST" / "raw").exists():
         env["CHLU_DATA_DIR"] = str(MNIST_DIR)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # The server's output goes to a file, not an unread pipe (which would block the server once full),
-    # so a failing test can be explained afterwards.
-    log = open(SERVER_LOG, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    log_path = ARTIFACTS / log_name
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", *options],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base_path = next((value for name, value in zip(options, options[1:]) if name == "--server.baseUrlPath"), "")
+        url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            process.kill()
+            pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
         try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        log.close()
-        pytest.fail(f"streamlit did not start: {SERVER_LOG.read_text()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=90)  # the warm-up finishes its current view first
-    log.close()
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=90)  # the warm-up finishes its current view first
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -104,24 +113,36 @@ def test_every_page_shows_its_title_and_charts_and_no_error(server, browser, nam
         page.close()
 
 
-def test_the_overview_draws_the_curves_then_preloads_streamlits_plotly_for_the_next_page(server, browser):
+def overview_then_rollouts(browser, url: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     fetched = []
     page.on("request", lambda request: fetched.append(request.url))
     try:
-        page.goto(server)
+        page.goto(url + "/")
         chart = page.frame_locator("iframe").first.locator(".js-plotly-plot")
         expect(chart.locator(".annotation-text", has_text="CHLU")).to_be_visible(timeout=180_000)
         assert chart.locator(".scatterlayer .trace").count() == 9  # per panel: faint cycles, last two, truth
         page.wait_for_function("() => window.chluPlotlyPreloaded === true", timeout=120_000)
-        chunks = [url for url in fetched if "/static/js/PlotlyChart." in url]
-        assert len(chunks) == 1 and any(url.endswith("/app/static/plotly-basic.min.js") for url in fetched)
+        chunks = [address for address in fetched if "/static/js/PlotlyChart." in address]
+        assert len(chunks) == 1 and chunks[0].startswith(url + "/static/js/")
+        assert f"{url}/app/static/plotly-basic.min.js" in fetched
         page.locator("[data-testid=stSidebarNav] a", has_text="Rollouts").first.click()
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
-        assert [url for url in fetched if "/static/js/PlotlyChart." in url] == chunks  # not fetched again
+        assert [address for address in fetched if "/static/js/PlotlyChart." in address] == chunks  # not fetched again
         assert page.locator("[data-testid=stException]").count() == 0
     finally:
         page.close()
+
+
+def test_the_overview_draws_the_curves_then_preloads_streamlits_plotly_for_the_next_page(server, browser):
+    overview_then_rollouts(browser, server)
+
+
+def test_the_overview_draws_under_a_hosts_url_prefix(browser):
+    """Hosts may serve the app under a path (Streamlit's `server.baseUrlPath`): the light chart finds its
+    bundle and Streamlit's chunk under it."""
+    with streamlit_server("--server.baseUrlPath", "hosted/chlu", log_name="server-prefixed.log") as url:
+        overview_then_rollouts(browser, url)
 
 
 def test_a_shared_link_opens_the_same_view(server, browser):
