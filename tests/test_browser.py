@@ -34,10 +34,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(*options: str, log_name: str = "server.log"):
-    """`streamlit run app/main.py` on a free local port with extra command-line ``options``; yields its URL.
-    Its output goes to tests/artifacts/``log_name``, not an unread pipe (which would block the server once
-    full), so that a failing test can be explained afterwards."""
+def streamlit_server(base_path: str = "", log_name: str = "server.log"):
+    """`streamlit run app/main.py` on a free local port, under the URL path ``base_path`` if given (Streamlit's
+    `server.baseUrlPath`); yields its URL. Its output goes to tests/artifacts/``log_name``, not an unread pipe
+    (which would block the server once full), so that a failing test can be explained afterwards."""
     port = free_port()
     env = dict(os.environ)
     if "CHLU_DATA_DIR" not in env and (MNIST_DIR / "MNIST" / "raw").exists():
@@ -47,9 +47,8 @@ def streamlit_server(*options: str, log_name: str = "server.log"):
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", *options],
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.baseUrlPath", base_path],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base_path = next((value for name, value in zip(options, options[1:]) if name == "--server.baseUrlPath"), "")
         url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -107,7 +106,6 @@ def test_every_page_shows_its_title_and_charts_and_no_error(server, browser, nam
             expect(where.locator(".js-plotly-plot").first).to_be_visible(timeout=180_000)
         assert page.locator("[data-testid=stException]").count() == 0
         assert page.locator("[data-testid=stAlertContentError]").count() == 0
-        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     finally:
         page.close()
@@ -141,7 +139,7 @@ def test_the_overview_draws_the_curves_then_preloads_streamlits_plotly_for_the_n
 def test_the_overview_draws_under_a_hosts_url_prefix(browser):
     """Hosts may serve the app under a path (Streamlit's `server.baseUrlPath`): the light chart finds its
     bundle and Streamlit's chunk under it."""
-    with streamlit_server("--server.baseUrlPath", "hosted/chlu", log_name="server-prefixed.log") as url:
+    with streamlit_server(base_path="hosted/chlu", log_name="server-prefixed.log") as url:
         overview_then_rollouts(browser, url)
 
 
