@@ -12,7 +12,10 @@ import streamlit as st
 # first chart can be drawn.
 LIGHT_BUNDLE = "plotly-basic.min.js"
 LIGHT_TRACES = {"scatter", "bar", "pie"}
-STREAMLIT_JS = Path(st.__file__).parent / "static" / "static" / "js"
+# Streamlit's own Plotly chunk (its name carries a content hash), which the light chart preloads; None if
+# this Streamlit ships none under that name.
+STREAMLIT_PLOTLY_CHUNK = next((path.name for path in (Path(st.__file__).parent / "static" / "static" / "js")
+                               .glob("PlotlyChart.*.js")), None)
 
 
 def chart(figure, key: str | None = None) -> None:
@@ -41,7 +44,6 @@ def light_chart(figure, alt: str) -> None:
 def light_chart_html(figure_json: str, height: int) -> str:
     """The iframe's document for :func:`light_chart`: the figure's JSON in a ``<script id="figure">`` tag,
     and the script that loads the bundle, draws, and then preloads Streamlit's Plotly chunk."""
-    renderer = next((path.name for path in STREAMLIT_JS.glob("PlotlyChart.*.js")), None)
     safe_json = figure_json.replace("</", "<\\/")  # it sits inside a <script> element
     return f"""<!doctype html>
 <html><head><style>html, body {{ margin: 0; overflow: hidden; }}</style></head>
@@ -52,7 +54,7 @@ def light_chart_html(figure_json: str, height: int) -> str:
   // The app's root URL (also under a hosting prefix): where Streamlit's own bundle is served from.
   const index = parent.document.querySelector('script[src*="static/js/index"]');
   const root = index ? index.src.slice(0, index.src.indexOf("static/js/")) : new URL("./", parent.location.href).href;
-  const renderer = {json.dumps(renderer)};
+  const renderer = {json.dumps(STREAMLIT_PLOTLY_CHUNK)};
   const figure = JSON.parse(document.getElementById("figure").textContent);
   const bundle = document.createElement("script");
   bundle.src = root + "app/static/{LIGHT_BUNDLE}";
