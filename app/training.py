@@ -3,6 +3,9 @@ stop switch, so the page stays responsive (and the user can look at other pages)
 
 The job's thread never touches Streamlit; the page polls the job and, once it is done, moves the
 trained model into the session's own models (:func:`collect`).
+
+Torch (2 s to import) is loaded by the job's thread, not here: the Train page draws its settings
+without it, so a visitor who opens it while the server is still loading torch need not wait.
 """
 from __future__ import annotations
 
@@ -10,16 +13,19 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import streamlit as st
-import torch
 
-from chlu_core.experiments import dynamics
-from chlu_core.training import Progress, TrainingDiverged
-from chlu_core.training.wake_sleep import WakeSleepConfig
+from chlu_core import experiments
+from chlu_core.config import WakeSleepConfig
 
-from . import models, state
+from . import state
+
+if TYPE_CHECKING:
+    import torch
+
+    from chlu_core.training import Progress
 
 JOB = "train.job"
 # One server's CPU is shared by every visitor: at most this many trainings run at once, the rest queue.
@@ -62,6 +68,7 @@ def start(label: str, total: int, work: Callable[[TrainingJob], tuple]) -> Train
     job = TrainingJob(label=label, total=total)
 
     def target():
+        from chlu_core.training import TrainingDiverged
         try:
             with TRAINING_SLOTS:
                 job.started, job.queued = time.time(), False
@@ -82,6 +89,7 @@ def collect(job: TrainingJob):
     entry (or None)."""
     if not job.done or job.entry_key is not None or job.result is None:
         return None
+    from . import models  # loads torch, which the finished job has loaded already
     model, metadata = job.result
     entry = models.add_trained(model, metadata, label=job.label)
     state.add_to_comparison(entry.key, default=[e.key for e in models.shipped_entries()])
@@ -90,10 +98,11 @@ def collect(job: TrainingJob):
 
 
 # --- what a job runs ----------------------------------------------------------------------------------
-def experiment_work(experiment_module, config, kind: str, seed: int):
-    """Train one model of a paper experiment under ``config``; its metrics go into the metadata."""
+def experiment_work(experiment: str, config, kind: str, seed: int):
+    """Train one model of paper experiment ``experiment`` (``exp1`` or ``exp2``) under ``config``; its
+    metrics go into the metadata."""
     def work(job: TrainingJob):
-        result = experiment_module.run(config, seed=seed, progress=job.report, models=(kind,))
+        result = experiments.get(experiment).run(config, seed=seed, progress=job.report, models=(kind,))
         metadata = {"experiment": result.experiment, "preset": "custom", "seed": seed, "config": result.config,
                     "metrics": result.metrics.get(kind, {}), "training_wall_time_s": result.wall_time_s.get(kind),
                     "stopped_early": job.stop.is_set()}
@@ -140,6 +149,9 @@ def top_speed(trajectories: torch.Tensor) -> float:
 def csv_work(trajectories: torch.Tensor, config: CsvConfig, kind: str, seed: int):
     """Train one model on uploaded trajectories ``(time, n, 2·dim)`` (observed positions, velocities)."""
     def work(job: TrainingJob):
+        import torch
+
+        from chlu_core.experiments import dynamics
         torch.manual_seed(seed)
         model = dynamics.make_models(trajectories.shape[-1] // 2, config, models=(kind,))[kind]
         wall_time = dynamics.train({kind: model}, trajectories, config, seed=seed, progress=job.report)

@@ -11,7 +11,7 @@ from ._version import __version__
 _PUBLIC = {
     "LSTMBaseline": "baselines", "NeuralODEBaseline": "baselines",
     "CheckpointError": "checkpoints", "load": "checkpoints", "save": "checkpoints", "to_bytes": "checkpoints",
-    "KINETIC_MODES": "kinetic",
+    "KINETIC_MODES": "config",
     "ConvPotential": "potentials", "MLPPotential": "potentials",
     "AnnealedFriction": "schedules", "ConstantFriction": "schedules", "ConstantTemperature": "schedules",
     "EnergyGovernor": "schedules", "ExponentialTemperature": "schedules", "momentum_temperature": "schedules",

@@ -13,8 +13,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._backend import freeze
+from .config import KINETIC_MODES
 
-KINETIC_MODES = ("relativistic", "newtonian", "newtonian_learned")
 
 
 class Kinetic(nn.Module):

@@ -4,11 +4,10 @@ import time
 
 import streamlit as st
 
-from app import layout, models, state, training
+from app import layout, state, training
 from app.navigation import page_of
 from chlu_core import KINETIC_MODES
-from chlu_core.data.trajectories_csv import read_trajectories_csv
-from chlu_core.experiments import lemniscate, sine_waves
+from chlu_core.experiments import presets
 from chlu_core.figures import loss_curve
 
 st.title("Train")
@@ -16,7 +15,7 @@ st.caption("Training runs in the background of your session: you can stop it, or
            "meanwhile. The trained model joins your models (Models page) and can be downloaded.")
 settings = state.PageSettings("train")
 DATA = {"exp1": "Lemniscate (I)", "exp2": "Sine waves (II)", "csv": "Your CSV"}
-EXPERIMENTS = {"exp1": lemniscate, "exp2": sine_waves}
+PRESETS = {"exp1": presets.LEMNISCATE, "exp2": presets.SINE_WAVES}
 RECIPES = {"best": "This project's", "paper": "The paper's"}  # the experiments' presets
 LEARNING_RATES = ["0.0001", "0.0003", "0.001", "0.003", "0.01"]
 SPEED_LIMITS = ["0.5", "1", "2", "5", "10", "20", "50", "100", "200"]  # every preset's c among them
@@ -31,7 +30,7 @@ recipe = settings.select("recipe", "Recipe", list(RECIPES), container=top[2], wi
                               "of the lemniscate, 64 random ones of the sine waves), short windows first, a decaying "
                               "learning rate, no sleep phase. The paper's: one random window per iteration, sleep "
                               "every 5 iterations. Your CSV data train by this project's.")
-base = training.CsvConfig() if data_source == "csv" else EXPERIMENTS[data_source].PRESETS[recipe]
+base = training.CsvConfig() if data_source == "csv" else PRESETS[data_source][recipe]
 # Each data set and recipe has its own defaults: switching either starts from them.
 if st.session_state.setdefault("train.defaults_of", (data_source, recipe)) != (data_source, recipe):
     st.session_state["train.defaults_of"] = (data_source, recipe)
@@ -47,6 +46,7 @@ if data_source == "csv":
     if upload is None:
         st.info("Upload a CSV file to train on your own data.")
     else:
+        from chlu_core.data.trajectories_csv import read_trajectories_csv  # loads torch, which the rest need not
         try:
             data = read_trajectories_csv(upload.getvalue(), dt=file_dt)
         except ValueError as error:
@@ -113,7 +113,7 @@ if st.button("Train", type="primary", icon=":material/play_arrow:",
             st.stop()
         work = training.csv_work(trajectories, config, kind, seed)
     else:
-        work = training.experiment_work(EXPERIMENTS[data_source], config, kind, seed)
+        work = training.experiment_work(data_source, config, kind, seed)
     training.start(label, iterations, work)
     st.rerun()
 
@@ -140,6 +140,7 @@ def progress():
 
 progress()
 if job is not None and job.done:
+    from app import models  # loads torch (2 s), which the settings above do without and the job has loaded
     training.collect(job)
     if job.error:
         st.error(job.error, icon="⚠️")

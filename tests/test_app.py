@@ -6,6 +6,8 @@ the page shows: titles, widgets restored from the URL, charts (Plotly figures ar
 import base64
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -175,6 +177,30 @@ def test_the_warm_up_goes_on_after_its_longest_wait_and_stops_with_the_server(mo
         waiting = waiting_for_next_view(outcome)
         app.warmup._stop(waiting)  # at exit: the wait for the page ends at once, and no view follows
         assert not waiting.is_alive() and outcome == [False]
+
+
+WITHOUT_TORCH = """
+import sys
+from streamlit.testing.v1 import AppTest
+from app import warmup
+warmup.start = lambda: None  # the warm-up thread loads torch on purpose; this is about the page itself
+at = AppTest.from_file("app/main.py", default_timeout=120)
+at.switch_page("../pages/{page}.py")
+at.run()
+assert not at.exception, at.exception
+assert at.title[0].value, "the page drew nothing"
+print("torch loaded" if "torch" in sys.modules else "torch not loaded")
+"""
+
+
+@pytest.mark.parametrize("page", ["overview", "train"])
+def test_the_pages_a_visitor_opens_first_draw_without_loading_torch(page):
+    """The overview (the start page) and Train's settings draw while the server still loads torch
+    (2 s on this CPU), so a visitor right after startup need not wait for it."""
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH.format(page=page)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "torch not loaded"
 
 
 def test_overview_shows_the_three_models_on_the_lemniscate_and_links_every_page():

@@ -10,7 +10,6 @@ budget for LSTM and NODE) and ``quick`` (seconds, for tests and demos).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Optional, Union
 
 import torch
@@ -19,41 +18,14 @@ from ..baselines import LSTMBaseline
 from ..data.lemniscate import EXTENT, CurveDistance, lemniscate_trajectory
 from ..metrics import energy_rel_fluctuation, orbit_metrics
 from ..training import ProgressCallback
-from ..training.wake_sleep import WakeSleepConfig, rollout_observed
+from ..training.wake_sleep import rollout_observed
 from ..unit import CHLU, DivergenceError, Trajectory
 from .dynamics import MODELS, make_models, resolve, train
+from .presets import LEMNISCATE as PRESETS
+from .presets import LemniscateConfig as Config
 from .result import ExperimentResult
 
 NAME = "exp1"
-
-
-@dataclass(frozen=True)
-class Config(WakeSleepConfig):
-    """Experiment I settings: the data, the models, and the shared training regime (inherited)."""
-
-    dt: float = 0.05
-    steps_per_cycle: int = 125
-    train_cycles: int = 3
-    free_run_cycles: int = 50
-    kinetic: str = "newtonian"
-    c: float = 1.0
-    m0: float = 1.0
-    alpha: float = 1e-6
-    hidden: int = 64
-    perturbation: float = 0.01  # std of the N(0, σ²) start perturbation of the robustness metric
-
-
-PRESETS = {
-    "paper": Config(),
-    # best: every window of the 375 training steps at once (a window every second step: overlapping
-    # windows carry nearly the same gradient, and half of them halve the work, which brings all three
-    # models under 3 minutes; CHLU orbit error over seeds 0-2: 0.0057 / 0.0094 / 0.010 with stride 2,
-    # 0.0049 / 0.081 / 0.0075 with stride 1), short windows first, Adam with cosine decay, no sleep.
-    "best": Config(iterations=1000, lr=1e-2, lr_end=1e-5, window_lengths=(16, 64, 125, 250),
-                   windows_per_iteration=None, window_stride=2, clamp_start=1.0, sleep_every=0, grad_clip=1.0),
-    "quick": Config(iterations=30, window_lengths=(8, 16), windows_per_iteration=None, sleep_every=10,
-                    sleep_steps=20, train_cycles=1, free_run_cycles=4, clamp_start=1.0),
-}
 
 
 def make_data(config: Config) -> torch.Tensor:
