@@ -68,7 +68,10 @@ def start(label: str, total: int, work: Callable[[TrainingJob], tuple]) -> Train
     job = TrainingJob(label=label, total=total)
 
     def target():
+        import torch
+
         from chlu_core.training import TrainingDiverged
+        torch.set_num_threads(1)  # as for the pages (app.models): these tiny models train fastest on one thread
         try:
             with TRAINING_SLOTS:
                 job.started, job.queued = time.time(), False

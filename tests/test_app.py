@@ -496,6 +496,18 @@ def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     assert entry[0].label in [a["text"] for a in figures(at)[0]["layout"]["annotations"]]  # compared at once
 
 
+def test_a_training_job_runs_torch_on_one_thread():
+    """The app's thread policy (app.models) holds for training too, though the Train page loads no torch."""
+    from app import training
+    torch.set_num_threads(2)
+    threads = []
+    job = training.start("probe", 1, lambda job: threads.append(torch.get_num_threads()) or (None, {}))
+    deadline = time.time() + 60
+    while not job.done and time.time() < deadline:
+        time.sleep(0.05)
+    assert threads == [1]
+
+
 def test_the_train_page_starts_from_the_shipped_recipe_and_each_recipe_brings_its_own_defaults():
     from chlu_core.experiments import lemniscate
     at = open_page("train")
