@@ -1,24 +1,24 @@
 """The models the dashboard shows: the shipped checkpoints (loaded once per server, shared, read-only)
-and each session's own (trained on the Train page or uploaded), kept in that session only."""
+and each session's own (trained on the Train page or uploaded), kept in that session only.
+
+The shipped models are listed from the manifest and their weights loaded on first use, so that a page
+that only lists them (Models) draws without torch, which takes 2 s to import.
+"""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import streamlit as st
-import torch
-from torch import nn
 
 import chlu_core
 from chlu_core import assets
 
 from . import state
 
-# The models are tiny: a second intra-op thread only adds synchronisation, and on a busy or shared CPU it
-# made rollouts 20–100× slower (an LSTM free run: 0.07 s on one thread, 12 s on two). Concurrent sessions
-# get their parallelism from Streamlit's threads instead. Set here because every page that runs a model
-# imports this module.
-torch.set_num_threads(1)
+if TYPE_CHECKING:
+    from torch import nn
 
 KINDS = {"CHLU": "CHLU", "LSTMBaseline": "LSTM", "NeuralODEBaseline": "NODE"}
 PAPER_ORDER = ("LSTM", "NODE", "CHLU")  # the paper's panels, left to right
@@ -39,6 +39,7 @@ class ModelEntry:
     source: str  # "shipped" or "yours"
     digest: str
     dim: int
+    parameters: int
     file: str = ""  # the shipped checkpoint's file name in assets/
     metrics: dict = field(default_factory=dict, hash=False, compare=False)
     metadata: dict = field(default_factory=dict, hash=False, compare=False)
@@ -49,10 +50,15 @@ def _experiment_of(model: nn.Module, metadata: dict) -> str:
     return named if named in EXPERIMENTS else DIM_EXPERIMENT.get(model.dim, "custom")
 
 
-def _entry(key, label, source, digest, model, metadata, file="") -> ModelEntry:
-    return ModelEntry(key=key, label=label, kind=KINDS[type(model).__name__],
-                      experiment=_experiment_of(model, metadata), source=source, digest=digest,
-                      dim=model.dim, file=file, metrics=metadata.get("metrics", {}), metadata=metadata)
+def _load(checkpoint) -> tuple[nn.Module, dict]:
+    """(model, metadata) of a checkpoint (a path or bytes), with torch set up for the dashboard."""
+    import torch
+    # The models are tiny: a second intra-op thread only adds synchronisation, and on a busy or shared CPU
+    # it made rollouts 20–100× slower (an LSTM free run: 0.07 s on one thread, 12 s on two). Concurrent
+    # sessions get their parallelism from Streamlit's threads instead. Set here because every model a page
+    # runs is loaded here first (the training jobs set it themselves, app.training).
+    torch.set_num_threads(1)
+    return chlu_core.load(checkpoint, with_metadata=True)
 
 
 # --- shipped ----------------------------------------------------------------------------------------
@@ -61,33 +67,28 @@ def manifest() -> dict:
     return assets.read_manifest()
 
 
-@st.cache_resource(show_spinner="Loading the pretrained models …")
-def _shipped(file: str):
-    """(model, metadata) of a shipped checkpoint, or None when it holds no CHLU/LSTM/NODE (the MNIST
-    classifier, which the MNIST page loads itself). Weights are frozen: every session shares this object and none may change it."""
-    path = assets.asset_path(file)
-    try:
-        model, metadata = chlu_core.load(path, with_metadata=True)
-    except chlu_core.CheckpointError:
-        return None
-    if type(model).__name__ not in KINDS:
-        return None
+@st.cache_resource(show_spinner="Loading the pretrained model …")
+def _shipped(file: str) -> nn.Module:
+    """A shipped model, its weights frozen: every session shares this object and none may change it."""
+    model, _ = _load(assets.asset_path(file))
     for weight in model.parameters():
         weight.requires_grad_(False)
-    return model, metadata
+    return model
 
 
 def shipped_entries() -> list[ModelEntry]:
+    """The shipped CHLU, LSTM and NODE models, as their manifest entries describe them (the MNIST
+    classifier, which the MNIST page loads itself, and the precomputed views are not models to show)."""
     entries = []
     for file, info in sorted(manifest()["files"].items()):
-        loaded = _shipped(file) if file.endswith(".pt") else None
-        if loaded is None:
+        if info.get("model") not in PAPER_ORDER:
             continue
-        model, metadata = loaded
-        metadata = {**metadata, **{k: info[k] for k in ("experiment", "preset", "seed", "metrics", "oracle_metrics")
-                                   if k in info}}
-        entries.append(_entry(file.removesuffix(".pt"), KINDS[type(model).__name__], "shipped", info["sha256"],
-                              model, metadata, file=file))
+        metadata = {k: info[k] for k in ("experiment", "preset", "seed", "model", "config", "metrics",
+                                         "training_wall_time_s", "oracle_metrics") if k in info}
+        entries.append(ModelEntry(key=file.removesuffix(".pt"), label=info["model"], kind=info["model"],
+                                  experiment=info["experiment"], source="shipped", digest=info["sha256"],
+                                  dim=info["dim"], parameters=info["parameters"], file=file,
+                                  metrics=info.get("metrics", {}), metadata=metadata))
     return entries
 
 
@@ -100,7 +101,7 @@ def add_checkpoint(data: bytes, label: str) -> ModelEntry:
     """
     if len(data) > MAX_UPLOAD_MB * 2**20:
         raise ValueError(f"the file is {len(data) / 2**20:.1f} MB; checkpoints are limited to {MAX_UPLOAD_MB} MB")
-    model, metadata = chlu_core.load(bytes(data), with_metadata=True)
+    model, metadata = _load(bytes(data))
     if type(model).__name__ not in KINDS:
         raise chlu_core.CheckpointError(f"the file holds a {type(model).__name__}, not a CHLU, LSTM or Neural ODE")
     digest = hashlib.sha256(data).hexdigest()
@@ -110,7 +111,10 @@ def add_checkpoint(data: bytes, label: str) -> ModelEntry:
     taken, unique, n = {e.label for e in entries()}, label, 2
     while unique in taken:  # labels name the curves on every page, so they must differ
         unique, n = f"{label} ({n})", n + 1
-    entry = _entry(key, unique, "yours", digest, model, metadata)
+    entry = ModelEntry(key=key, label=unique, kind=KINDS[type(model).__name__],
+                       experiment=_experiment_of(model, metadata), source="yours", digest=digest, dim=model.dim,
+                       parameters=sum(w.numel() for w in model.parameters()), metrics=metadata.get("metrics", {}),
+                       metadata=metadata)
     state.user_models()[entry.key] = (entry, model, bytes(data))
     return entry
 
@@ -137,7 +141,7 @@ def by_key(key: str) -> ModelEntry | None:
 
 def model(entry: ModelEntry) -> nn.Module:
     if entry.source == "shipped":
-        return _shipped(entry.file)[0]
+        return _shipped(entry.file)
     return state.user_models()[entry.key][1]
 
 
@@ -154,11 +158,6 @@ def compared(experiment: str) -> list[ModelEntry]:
     chosen = state.comparison(default)
     picked = [e for e in available if e.key in chosen]
     return picked or [e for e in available if e.key in default]
-
-
-@torch.no_grad()
-def parameter_count(entry: ModelEntry) -> int:
-    return sum(w.numel() for w in model(entry).parameters())
 
 
 # The numbers each experiment is judged by (the issue's targets), shown first; the rest follow as recorded.

@@ -1,7 +1,8 @@
 """The shipped pretrained checkpoints in ``assets/`` and their manifest.
 
 ``assets/manifest.json`` lists, per file: sha256, experiment, preset, seed, metrics, training wall
-time and library version. :func:`register` adds or replaces an entry atomically.
+time and library version; per model also what lists it without loading it (:func:`model_fields`).
+:func:`register` adds or replaces an entry atomically.
 """
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def read_manifest(manifest: Path = MANIFEST) -> dict:
     if not Path(manifest).exists():
         return {"files": {}}
     return json.loads(Path(manifest).read_text())
+
+
+def model_fields(model, metadata: dict) -> dict:
+    """What the manifest records of a model beyond its numbers, so that a catalogue (the dashboard's
+    Models page) can list it without loading it, or torch: its kind, dimension d, parameter count and
+    training config (from its checkpoint ``metadata``)."""
+    return {"model": metadata["model"], "dim": model.dim, "parameters": sum(w.numel() for w in model.parameters()),
+            "config": metadata.get("config", {})}
 
 
 def register(path: Path, experiment: str, preset: str, seed: int, metrics: dict, wall_time_s: float,

@@ -14,7 +14,7 @@ import io
 import numpy
 
 from . import experiments
-from .assets import ASSETS_DIR, FREE_RUNS, exp1_checkpoint, read_manifest, register
+from .assets import ASSETS_DIR, FREE_RUNS, exp1_checkpoint, model_fields, read_manifest, register
 from .checkpoints import load, save, write_atomically
 from .training import TrainingDiverged
 
@@ -75,6 +75,7 @@ def _ship(model, path, metadata: dict, metrics: dict, extra: dict) -> dict:
     """Save ``model`` with ``metadata`` at ``path`` and register it in the manifest; ``metrics`` are the
     experiment's, the oracle's included (exp II: the best any free-running model can do, kept beside)."""
     save(model, path, metadata=metadata)
+    extra = {**extra, **model_fields(model, metadata)}
     if "oracle" in metrics:
         extra = {**extra, "oracle_metrics": metrics["oracle"]}
     return register(path, metadata["experiment"], metadata["preset"], metadata["seed"],

@@ -35,7 +35,7 @@ every = models.entries()
 table_area.subheader("Available models")
 for experiment, title in models.EXPERIMENTS.items():
     rows = [{"model": e.label, "source": e.source, "preset": e.metadata.get("preset", "—"), "dimension d": e.dim,
-             "parameters": models.parameter_count(e), **models.headline_metrics(e)}
+             "parameters": e.parameters, **models.headline_metrics(e)}
             for e in every if e.experiment == experiment]
     if rows:
         table = pd.DataFrame(rows)

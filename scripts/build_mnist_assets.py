@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy
 import torch
 
-from chlu_core.assets import ASSETS_DIR, DREAMS, asset_path, read_manifest, register
+from chlu_core.assets import ASSETS_DIR, DREAMS, asset_path, model_fields, read_manifest, register
 from chlu_core.build_assets import write_derived
 from chlu_core.checkpoints import load, save, write_atomically
 from chlu_core.experiments import mnist as exp3
@@ -128,11 +128,10 @@ def main():
     else:  # --no-paper: the paper preset did not change, keep its recorded comparison
         recorded = read_manifest()["files"].get("exp3_chlu.pt", {})
         extra.update({k: recorded[k] for k in ("paper_metrics", "paper_training_wall_time_s") if k in recorded})
-    path = save(unit, ASSETS_DIR / "exp3_chlu.pt",
-                metadata={"experiment": "exp3", "preset": "best", "seed": args.seed,
-                          "config": dataclasses.asdict(exp3.PRESETS["best"]), "metrics": metrics,
-                          "training_wall_time_s": wall})
-    register(path, "exp3", "best", args.seed, metrics, wall, **extra)
+    metadata = {"experiment": "exp3", "preset": "best", "seed": args.seed, "model": "CHLU",
+                "config": dataclasses.asdict(exp3.PRESETS["best"]), "metrics": metrics, "training_wall_time_s": wall}
+    path = save(unit, ASSETS_DIR / "exp3_chlu.pt", metadata=metadata)
+    register(path, "exp3", "best", args.seed, metrics, wall, **{**extra, **model_fields(unit, metadata)})
     if args.png:
         from torchvision.utils import save_image
         samples = exp3.sample_with(unit, exp3.mnist_test_centroid(), exp3.PRESETS["best"],

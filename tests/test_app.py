@@ -193,10 +193,10 @@ print("torch loaded" if "torch" in sys.modules else "torch not loaded")
 """
 
 
-@pytest.mark.parametrize("page", ["overview", "train"])
+@pytest.mark.parametrize("page", ["overview", "train", "models"])
 def test_the_pages_a_visitor_opens_first_draw_without_loading_torch(page):
-    """The overview (the start page) and Train's settings draw while the server still loads torch
-    (2 s on this CPU), so a visitor right after startup need not wait for it."""
+    """The overview (the start page), Train's settings and the Models list draw while the server still
+    loads torch (2 s on this CPU), so a visitor who opens them right after startup need not wait for it."""
     done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH.format(page=page)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr

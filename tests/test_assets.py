@@ -30,6 +30,22 @@ def test_all_assets_stay_under_20_megabytes():
     assert total < 20e6
 
 
+@pytest.mark.parametrize("name", sorted(name for name, entry in assets.read_manifest()["files"].items()
+                                       if entry.get("model") in ("CHLU", "LSTM", "NODE")))
+def test_the_manifest_describes_each_shipped_model_as_its_checkpoint_does(name):
+    """The dashboard lists the shipped models from the manifest alone (no torch): kind, d, parameters
+    and training config must be the checkpoint's own."""
+    entry = assets.read_manifest()["files"][name]
+    model, metadata = load(assets.asset_path(name), with_metadata=True)
+    kinds = {"CHLU": "CHLU", "LSTMBaseline": "LSTM", "NeuralODEBaseline": "NODE"}
+    assert entry["model"] == kinds[type(model).__name__]
+    assert entry["dim"] == model.dim
+    assert entry["parameters"] == sum(w.numel() for w in model.parameters())
+    assert entry["config"] == metadata["config"]
+    assert assets.model_fields(model, {**metadata, "model": entry["model"]}) == {
+        key: entry[key] for key in ("model", "dim", "parameters", "config")}
+
+
 def _close(recorded, recomputed, key):
     if isinstance(recorded, list):
         assert len(recorded) == len(recomputed), key
