@@ -50,6 +50,15 @@ def _experiment_of(model: nn.Module, metadata: dict) -> str:
     return named if named in EXPERIMENTS else DIM_EXPERIMENT.get(model.dim, "custom")
 
 
+def _entry(key: str, label: str, source: str, digest: str, described: dict, metadata: dict,
+           file: str = "") -> ModelEntry:
+    """An entry from a model's description as the manifest records it (``assets.model_fields`` plus
+    experiment and metrics): read from the manifest for a shipped model, from the model for yours."""
+    return ModelEntry(key=key, label=label, kind=described["model"], experiment=described["experiment"],
+                      source=source, digest=digest, dim=described["dim"], parameters=described["parameters"],
+                      file=file, metrics=described.get("metrics", {}), metadata=metadata)
+
+
 def _load(checkpoint) -> tuple[nn.Module, dict]:
     """(model, metadata) of a checkpoint (a path or bytes), with torch set up for the dashboard."""
     import torch
@@ -85,10 +94,8 @@ def shipped_entries() -> list[ModelEntry]:
             continue
         metadata = {k: info[k] for k in ("experiment", "preset", "seed", "model", "config", "metrics",
                                          "training_wall_time_s", "oracle_metrics") if k in info}
-        entries.append(ModelEntry(key=file.removesuffix(".pt"), label=info["model"], kind=info["model"],
-                                  experiment=info["experiment"], source="shipped", digest=info["sha256"],
-                                  dim=info["dim"], parameters=info["parameters"], file=file,
-                                  metrics=info.get("metrics", {}), metadata=metadata))
+        entries.append(_entry(file.removesuffix(".pt"), info["model"], "shipped", info["sha256"], info, metadata,
+                              file=file))
     return entries
 
 
@@ -111,10 +118,9 @@ def add_checkpoint(data: bytes, label: str) -> ModelEntry:
     taken, unique, n = {e.label for e in entries()}, label, 2
     while unique in taken:  # labels name the curves on every page, so they must differ
         unique, n = f"{label} ({n})", n + 1
-    entry = ModelEntry(key=key, label=unique, kind=KINDS[type(model).__name__],
-                       experiment=_experiment_of(model, metadata), source="yours", digest=digest, dim=model.dim,
-                       parameters=sum(w.numel() for w in model.parameters()), metrics=metadata.get("metrics", {}),
-                       metadata=metadata)
+    described = {**assets.model_fields(model, {**metadata, "model": KINDS[type(model).__name__]}),
+                 "experiment": _experiment_of(model, metadata), "metrics": metadata.get("metrics", {})}
+    entry = _entry(key, unique, "yours", digest, described, metadata)
     state.user_models()[entry.key] = (entry, model, bytes(data))
     return entry
 

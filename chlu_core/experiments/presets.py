@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..config import WakeSleepConfig
 
+
 @dataclass(frozen=True)
 class LemniscateConfig(WakeSleepConfig):
     """Experiment I settings: the data, the models, and the shared training regime (inherited)."""
