@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -28,6 +29,17 @@ def test_velocities_beyond_the_speed_limit_are_scaled_below_it():
     assert torch.isfinite(momentum).all()
     assert unit.velocity(momentum).abs().item() < unit.kinetic.speed_limit().item()
 
+
+
+def test_a_state_at_rest_trains_a_relativistic_unit_without_nan():
+    # A trajectory that starts at rest: √ of a zero speed once made the mass's gradient NaN.
+    unit = make_unit("relativistic", dim=2, c=5.0)
+    initial_momentum(unit, torch.zeros(3, 2, dtype=torch.float64)).sum().backward()
+    assert torch.isfinite(unit.kinetic.log_mass.grad).all()
+    t = 0.05 * torch.arange(20, dtype=torch.float64)
+    released = torch.stack([t.cos(), 0.5 * t.cos(), -t.sin(), -0.5 * t.sin()], dim=-1)[:, None]  # at rest at t = 0
+    log = train_chlu(unit, released, dataclasses.replace(SHORT, iterations=3))
+    assert all(math.isfinite(value) for value in log.history["wake_mse"])
 
 def test_wake_rollout_starts_from_the_data_and_reports_velocities():
     unit = make_unit("relativistic", dim=2)

@@ -50,8 +50,10 @@ def initial_momentum(unit: CHLU, velocity: torch.Tensor) -> torch.Tensor:
     limit_of = getattr(unit.kinetic, "speed_limit", None)
     if limit_of is not None:
         mass = unit.kinetic.mass()
-        beta = ((velocity.square() * mass).sum(-1, keepdim=True) / unit.kinetic.c**2).sqrt()
-        velocity = velocity * torch.clamp(0.999 / beta.clamp_min(1e-12), max=1.0)
+        beta2 = (velocity.square() * mass).sum(-1, keepdim=True) / unit.kinetic.c**2
+        # Clamped before the square root: √ has an infinite slope at 0, and a state at rest would turn
+        # the mass's gradient into 0·∞ = NaN.
+        velocity = velocity * torch.clamp(0.999 * beta2.clamp_min(1e-24).rsqrt(), max=1.0)
     return unit.kinetic.momentum(velocity)
 
 
