@@ -38,6 +38,8 @@ def to_bytes(model: nn.Module, metadata: dict | None = None) -> bytes:
     if kind not in MODEL_KINDS:
         raise TypeError(f"cannot save a {kind}; checkpoints hold {', '.join(MODEL_KINDS)}")
     from ._version import __version__
+    if not isinstance(metadata, (dict, type(None))):
+        raise TypeError(f"metadata must be a dict (or None), got {type(metadata).__name__}")
     try:
         metadata_json = json.dumps(metadata or {}, allow_nan=True)
     except TypeError as error:
@@ -64,6 +66,8 @@ def save(model: nn.Module, path: Union[str, os.PathLike], metadata: dict | None 
 def write_atomically(data: bytes, path: Union[str, os.PathLike]) -> Path:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; give a file name to write to")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -85,6 +89,10 @@ def load(source: Target, map_location: Union[str, torch.device] = "cpu", with_me
     Raises :class:`CheckpointError` naming the problem if the file is not a valid checkpoint.
     """
     name = str(source) if isinstance(source, (str, os.PathLike)) else "the uploaded file"
+    try:
+        torch.device(map_location)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"map_location must name a device such as 'cpu': {error}") from None
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -107,11 +115,32 @@ def load(source: Target, map_location: Union[str, torch.device] = "cpu", with_me
     try:
         config = json.loads(payload["config"])
         metadata = json.loads(payload["metadata"])
+        if not isinstance(metadata, dict):
+            raise ValueError(f"its metadata is a {type(metadata).__name__}, not a JSON object")
+        # The config is checked against the weights on the meta device first (no memory), so a
+        # small file whose config asks for a huge model fails here instead of filling the memory.
+        with torch.device("meta"):
+            skeleton = MODEL_KINDS[kind].from_config(config)
+        _check_shapes(skeleton.state_dict(), payload["state_dict"])
         model = MODEL_KINDS[kind].from_config(config)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{name} does not match a {kind} of this library version: {error}") from None
+    if not all(torch.isfinite(tensor).all() for tensor in model.state_dict().values() if tensor.is_floating_point()):
+        raise CheckpointError(f"{name} holds NaN or infinite weights (saved from a diverged run?)")
     model.to(map_location).eval()
     if with_metadata:
         return model, metadata
     return model
+
+
+def _check_shapes(expected: dict, found) -> None:
+    """Raise ValueError unless the state dict ``found`` has exactly the tensors and shapes of ``expected``."""
+    if not isinstance(found, dict) or not all(isinstance(t, torch.Tensor) for t in found.values()):
+        raise ValueError("its state_dict is not a dict of tensors")
+    if set(found) != set(expected):
+        missing, unexpected = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+        raise ValueError(f"its weights do not match its config (missing {missing}, unexpected {unexpected})")
+    for key, tensor in expected.items():
+        if found[key].shape != tensor.shape:
+            raise ValueError(f"weight {key} has shape {tuple(found[key].shape)}, its config needs {tuple(tensor.shape)}")

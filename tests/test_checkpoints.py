@@ -112,3 +112,46 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 def test_metadata_must_be_plain_data(tmp_path):
     with pytest.raises(TypeError, match="JSON"):
         save(MODELS["lstm"](), tmp_path / "m.pt", metadata={"bad": object()})
+    with pytest.raises(TypeError, match="must be a dict"):
+        save(MODELS["lstm"](), tmp_path / "m.pt", metadata=[1, 2, 3])
+
+
+def _rewrite(path, **changes):
+    """Edit a saved checkpoint's payload in place (to forge a bad file)."""
+    payload = torch.load(path, weights_only=True)
+    payload.update(changes)
+    torch.save(payload, path)
+
+
+def test_metadata_that_is_not_a_json_object_is_refused(tmp_path):
+    path = save(MODELS["lstm"](), tmp_path / "model.pt")
+    _rewrite(path, metadata="[1, 2, 3]")
+    with pytest.raises(CheckpointError, match="metadata is a list"):
+        load(path)
+
+
+def test_a_small_file_asking_for_a_huge_model_is_refused_before_it_is_built(tmp_path):
+    path = save(MODELS["lstm"](), tmp_path / "model.pt")
+    _rewrite(path, config='{"dim": 2, "hidden": 1000000}')  # 4·10¹² weights if built
+    with pytest.raises(CheckpointError, match="shape"):
+        load(path)
+
+
+def test_nan_weights_are_refused(tmp_path):
+    model = MODELS["chlu"]()
+    with torch.no_grad():
+        model.potential.layers[0].weight[0, 0] = float("nan")
+    path = save(model, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="NaN"):
+        load(path)
+
+
+def test_saving_onto_a_directory_names_the_directory(tmp_path):
+    with pytest.raises(IsADirectoryError, match=str(tmp_path)):
+        save(MODELS["lstm"](), tmp_path)
+
+
+def test_an_unknown_device_is_a_value_error(tmp_path):
+    path = save(MODELS["lstm"](), tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="map_location"):
+        load(path, map_location="bogus")
