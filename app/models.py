@@ -7,6 +7,7 @@ that only lists them (Models) draws without torch, which takes 2 s to import.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ PAPER_ORDER = ("LSTM", "NODE", "CHLU")  # the paper's panels, left to right
 EXPERIMENTS = {"exp1": "Lemniscate (I)", "exp2": "Sine waves (II)", "exp3": "MNIST (III)",
                "csv": "Your CSV data", "custom": "Other"}
 DIM_EXPERIMENT = {2: "exp1", 1: "exp2", 784: "exp3"}  # for uploads whose metadata names no experiment
+EXPERIMENT_DIM = {experiment: dim for dim, experiment in DIM_EXPERIMENT.items()}
 MAX_UPLOAD_MB = 20  # the same as server.maxUploadSize in .streamlit/config.toml
 
 
@@ -43,20 +45,52 @@ class ModelEntry:
     file: str = ""  # the shipped checkpoint's file name in assets/
     metrics: dict = field(default_factory=dict, hash=False, compare=False)
     metadata: dict = field(default_factory=dict, hash=False, compare=False)
+    ignored: tuple = field(default=(), hash=False, compare=False)  # metadata fields of an upload we could not use
 
 
-def _experiment_of(model: nn.Module, metadata: dict) -> str:
-    named = metadata.get("experiment")
-    return named if named in EXPERIMENTS else DIM_EXPERIMENT.get(model.dim, "custom")
+def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
+    """An uploaded checkpoint's metadata with the fields the pages read made safe, and the names of those
+    dropped: an ``experiment`` whose models have another dimension than ``model`` (the pages would feed it
+    states of the wrong size; the dimension decides instead), ``metrics`` that are not a table of numbers,
+    a ``config`` without a positive step ``dt``."""
+    trusted, ignored = dict(metadata), []
+    named = trusted.get("experiment")
+    if named is not None and not (named in ("csv", "custom") or EXPERIMENT_DIM.get(named) == model.dim):
+        ignored.append("experiment")
+        named = None
+    trusted["experiment"] = named or DIM_EXPERIMENT.get(model.dim, "custom")
+    if "metrics" in trusted and not _is_metrics_table(trusted["metrics"]):
+        ignored.append("metrics")
+        del trusted["metrics"]
+    config = trusted.get("config")
+    if config is not None and not (isinstance(config, dict) and _is_number(config.get("dt", 1.0))
+                                   and config.get("dt", 1.0) > 0):
+        ignored.append("config")
+        del trusted["config"]
+    return trusted, tuple(ignored)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_metrics_table(metrics) -> bool:
+    """A dict of numbers, lists of numbers (per σ, with ``sigmas`` a list of numbers) or dicts of numbers."""
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("sigmas", []), list):
+        return False
+    def numbers(value):
+        return (_is_number(value) or value is None or isinstance(value, bool)
+                or isinstance(value, list) and all(_is_number(v) or v is None for v in value))
+    return all(numbers(v) or isinstance(v, dict) and all(numbers(w) for w in v.values()) for v in metrics.values())
 
 
 def _entry(key: str, label: str, source: str, digest: str, described: dict, metadata: dict,
-           file: str = "") -> ModelEntry:
+           file: str = "", ignored: tuple = ()) -> ModelEntry:
     """An entry from a model's description as the manifest records it (``assets.model_fields`` plus
     experiment and metrics): read from the manifest for a shipped model, from the model for yours."""
     return ModelEntry(key=key, label=label, kind=described["model"], experiment=described["experiment"],
                       source=source, digest=digest, dim=described["dim"], parameters=described["parameters"],
-                      file=file, metrics=described.get("metrics", {}), metadata=metadata)
+                      file=file, metrics=described.get("metrics", {}), metadata=metadata, ignored=ignored)
 
 
 def _load(checkpoint) -> tuple[nn.Module, dict]:
@@ -118,9 +152,10 @@ def add_checkpoint(data: bytes, label: str) -> ModelEntry:
     taken, unique, n = {e.label for e in entries()}, label, 2
     while unique in taken:  # labels name the curves on every page, so they must differ
         unique, n = f"{label} ({n})", n + 1
+    metadata, ignored = _trusted(model, metadata)
     described = {**assets.model_fields(model, {**metadata, "model": KINDS[type(model).__name__]}),
-                 "experiment": _experiment_of(model, metadata), "metrics": metadata.get("metrics", {})}
-    entry = _entry(key, unique, "yours", digest, described, metadata)
+                 "experiment": metadata["experiment"], "metrics": metadata.get("metrics", {})}
+    entry = _entry(key, unique, "yours", digest, described, metadata, ignored=ignored)
     state.user_models()[entry.key] = (entry, model, bytes(data))
     return entry
 

@@ -24,9 +24,11 @@ if upload is not None and st.session_state.get("models.last_upload") != upload.f
         st.session_state["models.upload_outcome"] = ("error", f"**{upload.name}** was not added: {error}")
     else:
         state.add_to_comparison(entry.key, default=[e.key for e in models.shipped_entries()])
+        ignored = (f" Its metadata's {', '.join(entry.ignored)} did not fit the model and "
+                   f"{'was' if len(entry.ignored) == 1 else 'were'} ignored." if entry.ignored else "")
         st.session_state["models.upload_outcome"] = (
             "success", f"Added **{entry.label}** ({entry.kind}, {models.EXPERIMENTS[entry.experiment]}) "
-                       "to your models and to the comparison.")
+                       f"to your models and to the comparison.{ignored}")
 if upload is not None and "models.upload_outcome" in st.session_state:
     kind, message = st.session_state["models.upload_outcome"]
     getattr(upload_area, kind)(message, icon="🚫" if kind == "error" else "✅")

@@ -479,6 +479,22 @@ def test_an_uploaded_checkpoint_joins_this_session_only():
     assert "mine" not in listed(someone_else)
 
 
+
+def test_an_upload_whose_metadata_does_not_fit_is_added_without_it_and_breaks_no_page():
+    torch.manual_seed(0)
+    unit = chlu_core.CHLU(2, chlu_core.MLPPotential(2, hidden=8), kinetic="newtonian", alpha=0.5)
+    # A 2-D model labelled with experiment II (whose models are 1-D), metrics that are not a table, a bad dt.
+    data = chlu_core.to_bytes(unit, {"experiment": "exp2", "metrics": "good", "config": {"dt": "fast"}})
+    at = upload(open_page("models"), "odd.pt", data)
+    assert_clean(at)
+    assert "odd" in listed(at)
+    assert any("experiment, metrics, config" in s.value and "ignored" in s.value for s in at.success)
+    (entry,) = [e for e, _, _ in at.session_state["user_models"].values()]
+    assert entry.experiment == "exp1" and entry.metrics == {}
+    for page in ("rollouts", "energy", "noise", "landscape"):
+        at.switch_page(str(ROOT / "pages" / f"{page}.py")).run()
+        assert not at.exception, (page, at.exception)
+
 def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     at = open_page("train", data="exp2", model="CHLU", iterations=10, sleep_steps=10, window=8)
     assert_clean(at)
