@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from . import experiments
+from .data.mnist import MissingData
 from .training import Progress, TrainingDiverged
 
 
@@ -60,12 +61,17 @@ def reproduce(args) -> int:
               "installation)", file=sys.stderr)
     if args.experiment != "all" and missing:
         return 2
+    try:  # before any training, which a bad folder would otherwise throw away at the end
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"cannot write to --out {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 2
     status = 0
     for name, module in found.items():
         bars = ProgressBars(f"{name} ")
         try:
             result = module.run(args.preset, seed=args.seed, progress=bars)
-        except TrainingDiverged as error:
+        except (TrainingDiverged, MissingData) as error:
             bars.close()
             print(f"{name}: {error}", file=sys.stderr)
             status = 1
@@ -87,6 +93,14 @@ def build_assets(args) -> int:
     return 0
 
 
+def seed(text: str) -> int:
+    """A seed every generator here accepts, with room for the seed + k that some stages use: [0, 2⁶³)."""
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise ValueError(text)
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m chlu_core", description=(
         "The Causal Hamiltonian Learning Unit: reproduce the paper's experiments and rebuild the shipped "
@@ -103,14 +117,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", choices=("paper", "best", "quick"), default="best",
                      help="paper: the published protocol; best: this project's recipe (the shipped "
                           "checkpoints); quick: seconds, for demos (default: best)")
-    run.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same metrics")
+    run.add_argument("--seed", type=seed, default=0, help="random seed; the same seed gives the same metrics")
     run.set_defaults(handler=reproduce)
     build = commands.add_parser("build-assets", help="regenerate the shipped checkpoints in assets/ and their "
                                 "manifest entries", description=(
         "Train the best preset of each experiment, write assets/<experiment>_<model>.pt and register them in "
         "assets/manifest.json with their metrics, training time and the paper preset's metrics beside them."))
     build.add_argument("experiments", nargs="*", choices=("exp1", "exp2"), default=["exp1", "exp2"])
-    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--seed", type=seed, default=0)
     build.add_argument("--skip-paper", action="store_true", help="do not run the paper preset for comparison")
     build.add_argument("--evaluate-only", action="store_true", help="keep the shipped weights: re-evaluate them "
                        "under the current best preset and refresh their metrics (after a change to evaluation)")

@@ -44,3 +44,30 @@ def test_bad_arguments_exit_with_usage(capsys):
         cli.main(["reproduce", "exp1", "--out", "x", "--preset", "fastest"])
     assert exit_.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", ["-1", "18446744073709551616", "1.5"])
+def test_a_seed_out_of_range_exits_with_usage(seed, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["reproduce", "exp1", "--out", "x", "--seed", seed])
+    assert exit_.value.code == 2
+    assert "invalid seed value" in capsys.readouterr().err
+
+
+def test_an_out_folder_that_cannot_be_made_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("trained although the output folder cannot be written")
+    monkeypatch.setattr(experiments.get("exp1"), "run", must_not_train)
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    assert cli.main(["reproduce", "exp1", "--out", str(a_file)]) == 2
+    assert "cannot write to --out" in capsys.readouterr().err
+
+
+def test_missing_mnist_is_reported_without_a_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CHLU_DATA_DIR", str(tmp_path))
+    def offline(self):
+        raise OSError("no internet in this test")
+    monkeypatch.setattr("torchvision.datasets.MNIST.download", offline)
+    assert cli.main(["reproduce", "exp3", "--out", str(tmp_path / "out"), "--preset", "quick"]) == 1
+    assert "MNIST files are missing" in capsys.readouterr().err

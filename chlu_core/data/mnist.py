@@ -3,7 +3,7 @@
 The folder is ``root`` if given, else ``$CHLU_DATA_DIR``, else ``~/.cache/chlu_core/data`` (or under
 ``$XDG_CACHE_HOME``). torchvision's layout is used: ``<root>/MNIST/raw/*-ubyte``. Where the files are
 missing, torchvision downloads them if ``download`` is true and there is internet; otherwise a
-``ValueError`` says where to put them.
+:class:`MissingData` (a ``ValueError``) says where to put them.
 
 Images come back as float tensors ``(n, 784)`` with pixels scaled from 0…255 to [−1, 1] (the CHLU's
 positions q), labels as int64 ``(n,)``.
@@ -20,6 +20,10 @@ RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SIDE = 28
 DIM = SIDE * SIDE
+
+
+class MissingData(ValueError):
+    """MNIST's files are not where they are looked for (and could not be downloaded)."""
 
 
 def data_dir(root: Optional[Union[str, os.PathLike]] = None) -> Path:
@@ -55,7 +59,7 @@ def load_mnist(train: bool = True, root: Optional[Union[str, os.PathLike]] = Non
             pass
         missing = _missing(root)
     if missing:
-        raise ValueError(
+        raise MissingData(
             f"MNIST files are missing in {root / 'MNIST' / 'raw'}: {', '.join(missing)}. "
             f"Put the four files {', '.join(RAW_FILES)} (or their .gz archives from "
             "http://yann.lecun.com/exdb/mnist/) in that folder, or point CHLU_DATA_DIR at a folder "
