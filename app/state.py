@@ -71,13 +71,19 @@ class PageSettings:
         options = list(options)
         default = [d for d in default if d in options]
 
+        most = kwargs.get("max_selections") or len(options)
+
         def parse(raw: str):
             chosen = [item for item in raw.split(",") if item]
             unknown = [item for item in chosen if item not in options]
             if unknown:
                 raise ValueError(f"unknown {', '.join(unknown)}")
+            if len(set(chosen)) < len(chosen):
+                raise ValueError("a choice repeated")
+            if len(chosen) > most:
+                raise ValueError(f"more than {most}")
             return chosen
-        key = self._prepare(name, default, parse, clamp=lambda v: [item for item in v if item in options])
+        key = self._prepare(name, default, parse, clamp=lambda v: [item for item in v if item in options][:most])
         value = (container or st).multiselect(label, options, key=key, persist_state="session", **kwargs)
         self._publish(name, ",".join(value))
         return value
@@ -99,11 +105,6 @@ class PageSettings:
             if name in st.query_params:
                 del st.query_params[name]
 
-    def show_notices(self) -> None:
-        """Say which URL parameters were ignored (call once the page's widgets exist)."""
-        if self.notices:
-            self._notice_area.warning("  \n".join(self.notices), icon="🔗")
-
     # --- the URL round trip -------------------------------------------------------------------------
     def _prepare(self, name: str, default, parse: Callable, clamp: Callable) -> str:
         """Give the widget its first value (URL, else default) or keep its value inside new bounds."""
@@ -112,15 +113,23 @@ class PageSettings:
             st.session_state[key] = clamp(st.session_state[key])
             return key
         value = default
-        raw = st.query_params.get(name)
-        if raw is not None:
+        given = st.query_params.get_all(name)
+        if len(given) > 1:
+            self._notice(f"The link sets `{name}` {len(given)} times; using the last, `{given[-1]}`.")
+        if given:
             try:
-                value = parse(raw)
+                value = parse(given[-1])
             except ValueError as error:
-                self.notices.append(f"The link's setting `{name}={raw}` was ignored ({error}); "
-                                    f"showing the default `{_format(default)}`.")
+                self._notice(f"The link's setting `{name}={given[-1]}` was ignored ({error}); "
+                             f"showing the default `{_format(default)}`.")
         st.session_state[key] = value
         return key
+
+    def _notice(self, text: str) -> None:
+        """Say at the top of the page that a URL parameter was not used as given: at once, so that the
+        notice shows even where the page stops early (``st.stop``) after the widget."""
+        self.notices.append(text)
+        self._notice_area.warning("  \n".join(self.notices), icon="🔗")
 
     @staticmethod
     def _publish(name: str, value) -> None:

@@ -42,4 +42,3 @@ st.caption("Figure 2. Dotted: the clean wave's ½ẋ². The paper reports non-ph
 layout.chart(figures.kinetic_energy_q_vs_p(times, from_q, from_p), key="energy.fig5")
 st.caption("Figure 5. Top: from q; bottom: from the model's own velocity. Only a model that learned the q–p "
            "relation draws the same picture twice; a relativistic CHLU's velocity is ∂H/∂p by construction.")
-settings.show_notices()

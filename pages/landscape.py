@@ -59,4 +59,3 @@ else:
                      key="landscape.surface_chart")
     st.caption("Notice: the free run (line) follows a valley of V, and the arrows of F = −∇V pull it back "
                "whenever it strays: the orbit is held by the energy it learned, not by memory.")
-settings.show_notices()

@@ -57,11 +57,11 @@ started = time.perf_counter()
 try:
     dreams = compute.dream(models.model(entry), entry.digest, n, noise_scale, gamma, T0, T_end, steps, seed,
                            clip_every=compute.clip_every_of(entry.metadata))
+except DivergenceError as error:  # a ValueError too: caught first
+    st.error(f"The chains diverged: {error}", icon="⚠️")
+    st.stop()
 except ValueError as error:  # temperatures that do not fit together
     st.error(f"Cannot dream with these settings: {error}", icon="⚠️")
-    st.stop()
-except DivergenceError as error:
-    st.error(f"The chains diverged: {error}", icon="⚠️")
     st.stop()
 st.caption(f"{n} chains × {steps} steps in {time.perf_counter() - started:.1f} s (cached results are instant).")
 
@@ -82,4 +82,3 @@ with histogram:
         st.caption(f"What a small MNIST classifier reads in the dreams: entropy "
                    f"{scores['dreams']['entropy_bits']:.2f} bits over the 10 classes (3.32 = all equally often), "
                    f"mean confidence {scores['dreams']['mean_confidence']:.2f}.")
-settings.show_notices()

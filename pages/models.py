@@ -64,4 +64,3 @@ if yours:
         if right.button("Remove", key=f"remove.{entry.key}", icon=":material/delete:"):
             models.remove(entry.key)
             st.rerun()
-settings.show_notices()

@@ -62,4 +62,3 @@ if waves:
     layout.chart(figures.reconstructions(times, runs["clean"][shown], drawn,
                                           title=f"Reconstructions from a start with noise σ = {sigma}"),
                   key="noise.reconstructions")
-settings.show_notices()

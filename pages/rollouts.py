@@ -30,4 +30,3 @@ st.caption("Top, the paper's figure 1: faint, the early cycles; solid, the last 
 st.download_button("Download the rollouts (CSV)", lambda: compute.rollout_csv(runs, spec["dt"]),
                    file_name=f"rollouts_{experiment}_{cycles}cycles.csv", mime="text/csv",
                    icon=":material/download:", on_click="ignore")
-settings.show_notices()

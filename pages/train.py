@@ -155,4 +155,3 @@ if job is not None and job.done:
         links[0].download_button("Download the checkpoint", models.checkpoint(entry), file_name="chlu_model.pt",
                                  icon=":material/download:", on_click="ignore")
         links[1].page_link(page_of("models").page(), label="Compare it on the Models page", icon=":material/inventory_2:")
-settings.show_notices()

@@ -287,6 +287,20 @@ def test_the_mnist_page_draws_its_first_dream_precomputed_or_dreams_it_itself(mo
     assert numpy.abs(grid(precomputed) - grid(live)).mean() <= 0.01  # the same dreams either way
 
 
+
+def test_diverging_dreams_are_reported_as_a_divergence(monkeypatch):
+    import app.compute
+    from chlu_core.experiments import mnist
+
+    def diverge(*args, **kwargs):
+        raise chlu_core.DivergenceError("the states left the finite numbers at step 12")
+    monkeypatch.setattr(mnist, "dream", diverge)
+    app.compute.dream.clear()
+    at = open_page("mnist", seed=3)  # not the precomputed first dream
+    app.compute.dream.clear()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["The chains diverged: the states left the finite numbers at step 12"]
+
 # --- the URL ---------------------------------------------------------------------------------------
 def test_query_parameters_restore_the_settings_and_are_written_back():
     at = open_page("rollouts", experiment="exp2", cycles=10)
@@ -306,12 +320,26 @@ def test_query_parameters_restore_the_settings_and_are_written_back():
     ("energy", {"waves": "1,99"}, "waves"),
     ("noise", {"friction": "sticky"}, "friction"),
     ("mnist", {"samples": "1e9"}, "samples"),
+    ("energy", {"waves": "1,2,3,4,5,6"}, "waves"),  # more than the widget's 4
+    ("energy", {"waves": "2,2"}, "waves"),
+    ("models", {"compare": "exp1_chlu,exp1_chlu"}, "compare"),
+    ("energy", {"waves": "", "sigma": "abc"}, "sigma"),  # shown although the page stops early (no wave)
 ])
 def test_a_malformed_parameter_falls_back_to_the_default_with_a_notice(page, params, name):
     at = open_page(page, **params)
     assert_clean(at)
     notices = [w.value for w in at.warning]
     assert any(f"`{name}=" in notice and "ignored" in notice for notice in notices), notices
+
+
+
+def test_a_parameter_given_twice_is_read_from_its_last_copy_with_a_notice():
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=180)
+    at.query_params["cycles"] = ["5", "7"]
+    at.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
+    assert_clean(at)
+    assert slider(at, "Cycles to free-run").value == 7
+    assert any("`cycles` 2 times" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
 # --- widgets change what is shown -----------------------------------------------------------------
