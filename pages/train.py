@@ -48,17 +48,21 @@ if data_source == "csv":
     else:
         from chlu_core.data.trajectories_csv import read_trajectories_csv  # loads torch, which the rest need not
         try:
-            data = read_trajectories_csv(upload.getvalue(), dt=file_dt)
+            data = read_trajectories_csv(upload.getvalue(), fallback_dt=file_dt)
         except ValueError as error:
             st.error(f"**{upload.name}** cannot be used: {error}", icon="🚫")
         else:
             trajectories = data.stacked()
             top_speed = training.top_speed(trajectories)
             base = dataclasses.replace(base, dt=data.dt)
-            st.success(f"{len(data.ids)} trajectories of dimension {data.dim} ({', '.join(data.position_names)}), "
+            names = data.position_names if data.dim <= 8 else [*data.position_names[:3], "…", data.position_names[-1]]
+            st.success(f"{len(data.ids)} trajectories of dimension {data.dim} ({', '.join(names)}), "
                        f"{trajectories.shape[0]} steps each, dt = {data.dt:.4g}; velocities "
                        f"{'from the file' if data.velocities_given else 'by finite differences'}; top speed "
                        f"{top_speed:.3g}.")
+            if min(data.lengths) < max(data.lengths):
+                st.warning(f"The trajectories have {min(data.lengths)} to {max(data.lengths)} steps; training uses "
+                           f"the first {min(data.lengths)} of each (every trajectory the length of the shortest).")
 
 is_chlu = kind == "CHLU"
 unit, optimiser, sleep = st.columns(3)

@@ -598,6 +598,15 @@ def test_a_bad_training_csv_is_explained():
     assert next(b for b in at.button if b.label == "Train").disabled
 
 
+
+def test_a_training_csv_with_its_own_time_step_and_uneven_lengths_is_read_as_it_is():
+    rows = ["trajectory,t,x"] + [f"{k},{i * 0.1:.1f},{numpy.cos(i * 0.1 + k):.6f}"
+                                 for k, steps in enumerate((30, 40)) for i in range(steps)]
+    at = upload(open_page("train", data="csv"), "slow.csv", "\n".join(rows).encode())
+    assert_clean(at)  # the form's dt (0.05) serves files without a t column only
+    assert "30 steps each, dt = 0.1;" in at.success[0].value
+    assert any("30 to 40 steps" in w.value and "first 30" in w.value for w in at.warning)
+
 def test_training_can_be_stopped_and_keeps_what_it_learned():
     at = open_page("train", data="exp2", model="LSTM", iterations=1000, window=8)
     next(b for b in at.button if b.label == "Train").click().run()

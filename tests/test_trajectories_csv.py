@@ -60,6 +60,7 @@ def test_rows_are_sorted_by_time_and_stacked_to_the_shortest_trajectory():
     (b"id,x\n1,0\n1,1\n1,2\n", "give the time step dt"),
     (b"id,t,x\n1,0,0\n1,0.1,1\n", "needs at least 3"),
     (b"id,t,x,x\n1,0,0,0\n", "repeats a column"),
+    (b"id,t,x\n1,0,1\n1,0.1,1e300\n1,0.2,2\n", "row 3, column 'x': 1e300 is beyond float32's range"),
 ])
 def test_bad_files_raise_a_clear_value_error(text, message):
     with pytest.raises(ValueError, match=message):
@@ -70,3 +71,18 @@ def test_given_dt_must_agree_with_the_time_column():
     with pytest.raises(ValueError, match="disagrees"):
         read_trajectories_csv(circle_csv(), dt=0.1)
     assert read_trajectories_csv(circle_csv(), dt=0.05).dt == pytest.approx(0.05)
+
+
+def test_a_fallback_dt_serves_only_files_without_a_time_column():
+    assert read_trajectories_csv(circle_csv(), fallback_dt=0.5).dt == pytest.approx(0.05)  # the file's own t
+    assert read_trajectories_csv(b"id,x\n1,0\n1,1\n1,2\n", fallback_dt=0.5).dt == 0.5
+
+
+def test_finite_difference_velocities_beyond_float32_are_refused():
+    with pytest.raises(ValueError, match="trajectory '1' has positions or velocities beyond float32"):
+        read_trajectories_csv(b"id,x\n1,3e38\n1,-3e38\n1,3e38\n", dt=0.001)
+
+
+def test_lengths_report_each_trajectory_before_stacking_cuts_them():
+    data = read_trajectories_csv(b"id,x\n1,0\n1,1\n1,2\n2,0\n2,1\n2,2\n2,3\n", dt=0.1)
+    assert data.lengths == [3, 4] and data.stacked().shape == (3, 2, 2)

@@ -29,6 +29,7 @@ ID_COLUMNS = ("trajectory", "trajectory_id", "id")
 TIME_COLUMNS = ("t", "time")
 POSITION_PATTERN = re.compile(r"^(x|y|z|q_?\d+)$")
 Source = Union[str, os.PathLike, bytes, BinaryIO]
+FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
 
 
 def velocity_column(position: str) -> str:
@@ -50,6 +51,11 @@ class TrajectoryData:
     @property
     def dim(self) -> int:
         return len(self.position_names)
+
+    @property
+    def lengths(self) -> list:
+        """The number of time steps of each trajectory."""
+        return [len(s) for s in self.states]
 
     def stacked(self) -> torch.Tensor:
         """The trajectories as the trainers take them, ``(time, n_trajectories, 2·dim)``: every
@@ -82,14 +88,19 @@ def _number(text: str, row: int, column: str) -> float:
         raise ValueError(f"row {row}, column {column!r}: {text!r} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"row {row}, column {column!r}: {text!r} is not a finite number")
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(f"row {row}, column {column!r}: {text} is beyond float32's range (±{FLOAT32_MAX:.3g}), "
+                         "which the models compute in; rescale the data")
     return value
 
 
-def read_trajectories_csv(source: Source, dt: float | None = None) -> TrajectoryData:
+def read_trajectories_csv(source: Source, dt: float | None = None,
+                          fallback_dt: float | None = None) -> TrajectoryData:
     """Parse a CSV of trajectories (see the module docstring for the columns).
 
     ``dt`` is the time step; it is required when the file has no time column and, when both are
-    given, must agree with the file's spacing.
+    given, must agree with the file's spacing. ``fallback_dt`` is a step for a file without a time
+    column only (a form's default, say): a file's own time column wins over it.
     """
     rows = list(csv.reader(io.StringIO(_read_text(source))))
     rows = [row for row in rows if any(cell.strip() for cell in row)]
@@ -121,7 +132,7 @@ def read_trajectories_csv(source: Source, dt: float | None = None) -> Trajectory
         values = [_number(row[index[name]], row_number, name) for name in numeric]
         groups.setdefault(row[index[id_column]].strip(), []).append(values)
 
-    dt = _time_step(groups, numeric, time_column, dt)
+    dt = _time_step(groups, numeric, time_column, fallback_dt if dt is None and time_column is None else dt)
     dim = len(positions)
     states = []
     for trajectory_id, values in groups.items():
@@ -132,7 +143,11 @@ def read_trajectories_csv(source: Source, dt: float | None = None) -> Trajectory
             table = table[numpy.argsort(table[:, -1], kind="stable")]
         q = table[:, :dim]
         v = table[:, dim:2 * dim] if all(present) else numpy.gradient(q, dt, axis=0, edge_order=2)
-        states.append(torch.from_numpy(numpy.concatenate([q, v], axis=1)).float())
+        state = torch.from_numpy(numpy.concatenate([q, v], axis=1)).float()
+        if not torch.isfinite(state).all():
+            raise ValueError(f"trajectory {trajectory_id!r} has positions or velocities beyond float32's range "
+                             f"(±{FLOAT32_MAX:.3g}); rescale the data")
+        states.append(state)
     return TrajectoryData(list(groups), states, positions, dt, all(present))
 
 
