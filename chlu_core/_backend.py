@@ -1,4 +1,4 @@
-"""Array backends for graph-free inference.
+"""Array backends for graph-free inference, and the checks of plain numbers that every module shares.
 
 Inference rollouts of small models are dominated by per-operation overhead, which is about four times
 lower in NumPy than in PyTorch on a CPU. Formulas that serve both are written once against an array
@@ -8,10 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import numbers
 import os
 
 import numpy
 import torch
+
+
+def is_real(value) -> bool:
+    """Whether ``value`` is a real number, Python's or NumPy's; a bool is not (True would pass for 1)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_count(name: str, value, minimum: int) -> int:
+    """``value`` as a plain int; ``ValueError`` unless it is an integer (Python's or NumPy's, not a bool)
+    ≥ ``minimum``."""
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum):
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
 
 
 def freeze(tensor: torch.Tensor, xp):

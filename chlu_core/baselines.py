@@ -14,7 +14,7 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch import nn
 
-from ._backend import freeze, numpy_threads_like_torch
+from ._backend import check_count, freeze, numpy_threads_like_torch
 from .unit import Trajectory, check_dt, check_state
 
 
@@ -31,10 +31,8 @@ def _check_window(window: torch.Tensor, state_dim: int) -> None:
 class _Baseline(nn.Module):
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        if not (isinstance(dim, int) and dim > 0):
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        self.dim, self.hidden = dim, hidden
-        self.state_dim = 2 * dim
+        self.dim, self.hidden = check_count("dim", dim, 1), check_count("hidden", hidden, 1)
+        self.state_dim = 2 * self.dim
 
     def _initial_state(self, q0, v0):
         check_state("q0", q0, self.dim)
@@ -55,8 +53,8 @@ class LSTMBaseline(_Baseline):
 
     def __init__(self, dim: int, hidden: int = 64):
         super().__init__(dim, hidden)
-        self.cell = nn.LSTMCell(self.state_dim, hidden)
-        self.readout = nn.Linear(hidden, self.state_dim)
+        self.cell = nn.LSTMCell(self.state_dim, self.hidden)
+        self.readout = nn.Linear(self.hidden, self.state_dim)
 
     def _step(self, x, memory):
         h, c = self.cell(x, memory)
@@ -113,8 +111,11 @@ class LSTMBaseline(_Baseline):
         is fed first (teacher-forced) to warm the memory; it should end just before (q0, v0).
         Under no_grad on the CPU it runs in NumPy (the same numbers to rounding, 3–4× faster)."""
         x = self._initial_state(q0, v0)
+        steps = check_count("steps", steps, 0)
         if context is not None:
-            _check_window(torch.cat([context, x[None]]), self.state_dim)
+            check_state("context", context, self.state_dim, leading="time, batch")
+            if context.shape[1] != len(x):
+                raise ValueError(f"context must have the batch of (q0, v0), {len(x)}, got shape {tuple(context.shape)}")
         if x.device.type == "cpu" and not torch.is_grad_enabled():
             warm = None if context is None else freeze(context, numpy)
             return self._trajectory(torch.from_numpy(self._free_run_numpy(freeze(x, numpy), steps, warm)))
@@ -144,9 +145,9 @@ class NeuralODEBaseline(_Baseline):
         self.dt = check_dt(dt)
         self.method = method
         self.field = nn.Sequential(
-            nn.Linear(self.state_dim, hidden), nn.Tanh(),
-            nn.Linear(hidden, hidden), nn.Tanh(),
-            nn.Linear(hidden, self.state_dim),
+            nn.Linear(self.state_dim, self.hidden), nn.Tanh(),
+            nn.Linear(self.hidden, self.hidden), nn.Tanh(),
+            nn.Linear(self.hidden, self.state_dim),
         )
 
     def forward(self, t, x):  # torchdiffeq's signature: f(t, x)
@@ -181,7 +182,8 @@ class NeuralODEBaseline(_Baseline):
 
     def rollout(self, q0: torch.Tensor, v0: torch.Tensor, steps: int) -> Trajectory:
         """Solve ``steps`` steps of dt from (q0, v0)."""
-        return self._trajectory(self._solve(self._initial_state(q0, v0), steps))
+        x0 = self._initial_state(q0, v0)
+        return self._trajectory(self._solve(x0, check_count("steps", steps, 0)))
 
     def config(self) -> dict:
         return {"dim": self.dim, "hidden": self.hidden, "dt": self.dt, "method": self.method}

@@ -17,12 +17,13 @@ from typing import Any, NamedTuple, Optional
 import numpy
 import torch
 
+from ._backend import is_real
 from .data.sine_waves import noisy_starts, oscillator
 from .experiments import sine_waves
 from .metrics import wave_metrics
 from .schedules import AnnealedFriction, EnergyGovernor
 from .training.wake_sleep import initial_momentum
-from .unit import CHLU, DivergenceError
+from .unit import CHLU, DivergenceError, check_state
 
 FRICTION_MODES = ("none", "annealed", "governor")
 
@@ -33,6 +34,7 @@ def training_energy(unit: CHLU, trajectories: torch.Tensor, percentile: float = 
     ``trajectories`` ``(time, n, 2·dim)``; the defaults are the authors' governor floor (0.99 × the
     1st percentile)."""
     dim = unit.dim
+    check_state("trajectories", trajectories, 2 * dim, leading="time, n")
     states = trajectories.to(next(unit.parameters()).dtype)
     q, v = states[..., :dim].reshape(-1, dim), states[..., dim:].reshape(-1, dim)
     energy = unit.hamiltonian(q, initial_momentum(unit, v)).reshape(states.shape[:2])
@@ -89,6 +91,9 @@ def project_to_energy(unit: CHLU, start: torch.Tensor, energy: float, iterations
     within λ ≤ 2¹⁰ keeps the nearest end of the search (the origin, or 2¹⁰ × the start).
     """
     dim = unit.dim
+    check_state("start", start, 2 * dim)
+    if not (is_real(energy) and math.isfinite(energy)):
+        raise ValueError(f"energy must be a finite number, got {energy!r}")
     start = start.to(next(unit.parameters()).dtype)
 
     def energy_at(scale):

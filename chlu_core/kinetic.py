@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._backend import freeze
+from ._backend import freeze, is_real
 from .config import KINETIC_MODES
 
 
@@ -126,9 +126,9 @@ class RelativisticKinetic(LearnedMass):
 
     def __init__(self, dim: int, c: float = 1.0, m0: float = 1.0, mass_init_noise: float = 0.01):
         super().__init__(dim, mass_init_noise)
-        if not (c > 0 and math.isfinite(c)):
+        if not (is_real(c) and c > 0 and math.isfinite(c)):
             raise ValueError(f"the speed limit c must be a positive number, got {c}")
-        if not (m0 > 0 and math.isfinite(m0)):
+        if not (is_real(m0) and m0 > 0 and math.isfinite(m0)):
             raise ValueError(f"the rest mass m0 must be a positive number, got {m0}")
         self.c = float(c)
         self.m0 = float(m0)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._backend import freeze
+from ._backend import check_count, freeze
 
 GradientFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -34,7 +34,7 @@ class Potential(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.dim = dim
+        self.dim = check_count("dim", dim, 1)
 
     def gradient(self, q: torch.Tensor) -> torch.Tensor:
         """∂V/∂q, shape ``(batch, dim)``; keeps the graph when gradients are enabled (training)."""
@@ -84,12 +84,10 @@ class MLPPotential(Potential):
 
     def __init__(self, dim: int, hidden: int = 64, depth: int = 2):
         super().__init__(dim)
-        if depth < 1:
-            raise ValueError(f"depth must be at least 1, got {depth}")
-        self.hidden, self.depth = hidden, depth
-        sizes = [dim] + [hidden] * depth
+        self.hidden, self.depth = check_count("hidden", hidden, 1), check_count("depth", depth, 1)
+        sizes = [self.dim] + [self.hidden] * self.depth
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.readout = nn.Linear(hidden, 1)
+        self.readout = nn.Linear(self.hidden, 1)
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
         h = q

@@ -12,11 +12,13 @@ from typing import Callable, Union
 
 import torch
 
+from ._backend import is_real
+
 Energy = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def check_gamma(gamma: float) -> float:
-    if not (isinstance(gamma, (int, float)) and 0.0 <= gamma < 1.0):
+    if not (is_real(gamma) and 0.0 <= gamma < 1.0):
         raise ValueError(f"friction gamma must be a number in [0, 1), got {gamma!r}")
     return float(gamma)
 
@@ -36,7 +38,7 @@ class AnnealedFriction:
 
     def __init__(self, gamma: float, fraction: float):
         self.gamma = check_gamma(gamma)
-        if not 0.0 <= fraction <= 1.0:
+        if not (is_real(fraction) and 0.0 <= fraction <= 1.0):
             raise ValueError(f"annealing fraction must lie in [0, 1], got {fraction!r}")
         self.fraction = float(fraction)
 
@@ -52,9 +54,9 @@ class EnergyGovernor:
     """
 
     def __init__(self, energy_floor: float, strength: float = 1.0):
-        if not 0.0 < strength < 1.0 + 1e-12:
+        if not (is_real(strength) and 0.0 < strength < 1.0 + 1e-12):
             raise ValueError(f"governor strength must lie in (0, 1] so that γ < 1, got {strength!r}")
-        if not math.isfinite(energy_floor):
+        if not (is_real(energy_floor) and math.isfinite(energy_floor)):
             raise ValueError(f"governor energy floor must be finite, got {energy_floor!r}")
         self.energy_floor = float(energy_floor)
         # tanh < 1 keeps γ < 1 for strength 1 in exact arithmetic; cap it in floating point too.
@@ -70,7 +72,7 @@ Friction = Union[ConstantFriction, AnnealedFriction, EnergyGovernor]
 
 def as_friction(gamma: Union[float, Friction]) -> Friction:
     """Accept a plain γ as shorthand for :class:`ConstantFriction`."""
-    if isinstance(gamma, (int, float)) and not isinstance(gamma, bool):
+    if is_real(gamma):
         return ConstantFriction(gamma)
     if callable(gamma):
         return gamma
@@ -81,7 +83,7 @@ class ConstantTemperature:
     """T_t = T."""
 
     def __init__(self, temperature: float):
-        if not (temperature >= 0 and math.isfinite(temperature)):
+        if not (is_real(temperature) and temperature >= 0 and math.isfinite(temperature)):
             raise ValueError(f"temperature must be a finite number ≥ 0, got {temperature!r}")
         self.temperature = float(temperature)
 
@@ -101,7 +103,7 @@ def momentum_temperature(temperature: float, gamma: float, dt: float) -> float:
     check_gamma(gamma)
     if gamma == 0.0:
         raise ValueError("with γ = 0 the Langevin step adds no noise: the momenta keep no temperature")
-    if not (temperature >= 0 and dt > 0):
+    if not (is_real(temperature) and is_real(dt) and temperature >= 0 and dt > 0):
         raise ValueError(f"need temperature ≥ 0 and dt > 0, got {temperature!r}, {dt!r}")
     return 2.0 * temperature * dt / (2.0 - gamma)
 
@@ -110,7 +112,8 @@ class ExponentialTemperature:
     """T annealed exponentially from ``start`` at the first step to ``end`` at the last."""
 
     def __init__(self, start: float, end: float):
-        if not (start > 0 and end > 0 and math.isfinite(start) and math.isfinite(end)):
+        if not (is_real(start) and is_real(end) and start > 0 and end > 0 and math.isfinite(start)
+                and math.isfinite(end)):
             raise ValueError(f"temperatures must be finite and > 0, got start={start!r}, end={end!r}")
         self.start, self.end = float(start), float(end)
 

@@ -15,7 +15,7 @@ import numpy
 import torch
 from torch import nn
 
-from ._backend import freeze, numpy_threads_like_torch
+from ._backend import check_count, freeze, is_real, numpy_threads_like_torch
 from .kinetic import KINETIC_MODES, Kinetic, make_kinetic
 from .potentials import MLPPotential, Potential, potential_from_config
 from .schedules import AnnealedFriction, ConstantFriction, Friction, as_friction
@@ -44,20 +44,23 @@ class Trajectory:
         return self.q.shape[0]
 
 
-def check_state(name: str, x: torch.Tensor, dim: int) -> None:
-    """Raise ``ValueError`` unless ``x`` is a finite floating ``(batch, dim)`` tensor."""
+def check_state(name: str, x: torch.Tensor, dim: int, leading: str = "batch", finite: bool = True) -> None:
+    """Raise ``ValueError`` unless ``x`` is a floating tensor of shape ``(leading, dim)``, finite unless
+    ``finite`` is False. ``leading`` names the leading dimensions ("batch", "time, n", …); "..." allows any."""
+    shape = f"({leading}, {dim})"
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape (batch, {dim}), got {type(x).__name__}")
-    if x.dim() != 2 or x.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (batch, {dim}), got {tuple(x.shape)}")
+        raise ValueError(f"{name} must be a torch.Tensor of shape {shape}, got {type(x).__name__}")
+    rank = x.dim() if leading == "..." else len(leading.split(", ")) + 1
+    if x.dim() != rank or x.shape[-1:] != (dim,):
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
-    if not bool(torch.isfinite(x).all()):
+    if finite and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or inf values")
 
 
 def check_dt(dt: float) -> float:
-    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+    if not (is_real(dt) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"time step dt must be a finite number > 0, got {dt!r}")
     return float(dt)
 
@@ -77,11 +80,10 @@ class CHLU(nn.Module):
     def __init__(self, dim: int, potential: Optional[Potential] = None, kinetic: str = "relativistic",
                  c: float = 1.0, m0: float = 1.0, alpha: float = 0.0, dt: float = 0.05):
         super().__init__()
-        if not (isinstance(dim, int) and dim > 0):
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        dim = check_count("dim", dim, 1)
         if kinetic not in KINETIC_MODES:
             raise ValueError(f"unknown kinetic mode {kinetic!r}; choose one of {', '.join(KINETIC_MODES)}")
-        if not (math.isfinite(alpha) and alpha >= 0):
+        if not (is_real(alpha) and math.isfinite(alpha) and alpha >= 0):
             raise ValueError(f"confinement alpha must be a finite number ≥ 0, got {alpha!r}")
         potential = MLPPotential(dim) if potential is None else potential
         if potential.dim != dim:
@@ -103,10 +105,14 @@ class CHLU(nn.Module):
 
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """H(q, p) = T(p) + V_θ(q) + α‖q‖², shape ``(batch,)``."""
+        # NaN passes: a governed rollout takes H of every state, and a diverging one is DivergenceError.
+        check_state("q", q, self.dim, finite=False)
+        check_state("p", p, self.dim, finite=False)
         return self.kinetic.energy(p) + self.potential_energy(q)
 
     def velocity(self, p: torch.Tensor) -> torch.Tensor:
-        """q̇ = ∂H/∂p, shape ``(batch, dim)``."""
+        """q̇ = ∂H/∂p, shape ``(batch, dim)``; ``p`` may have more leading dimensions (a trajectory's, say)."""
+        check_state("p", p, self.dim, leading="...", finite=False)
         return self.kinetic.velocity(p)
 
     def force(self, q: torch.Tensor) -> torch.Tensor:
@@ -143,10 +149,8 @@ class CHLU(nn.Module):
         check_state("p0", p0, self.dim)
         if q0.shape != p0.shape:
             raise ValueError(f"q0 and p0 must have the same shape, got {tuple(q0.shape)} and {tuple(p0.shape)}")
-        if not (isinstance(steps, int) and steps >= 0):
-            raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
-        if not (isinstance(record_every, int) and record_every >= 1):
-            raise ValueError(f"record_every must be an integer ≥ 1, got {record_every!r}")
+        steps = check_count("steps", steps, 0)
+        record_every = check_count("record_every", record_every, 1)
         dtype = next(self.parameters()).dtype
         if q0.dtype != dtype or p0.dtype != dtype:
             raise ValueError(f"states are {q0.dtype}/{p0.dtype} but the unit is {dtype}; "

@@ -12,6 +12,8 @@ Shapes: ``q``, ``p`` are ``(batch, dim)``; a rollout's states are ``(steps + 1, 
 """
 from __future__ import annotations
 
+import math
+
 import numpy
 import torch
 from torch.autograd.function import once_differentiable
@@ -46,7 +48,11 @@ def integrate(q, p, steps, dt, friction, temperature, noise, record_every, gradi
         if isinstance(gamma, torch.Tensor) or gamma != 0.0:
             p = p * (1.0 - gamma)
             if temperature is not None:
-                sigma = (2.0 * gamma * temperature(t, steps) * dt) ** 0.5
+                temperature_t = temperature(t, steps)
+                # A negative T makes sigma complex and a NaN one poisons the states (blamed on dt later).
+                if not 0.0 <= temperature_t < math.inf:
+                    raise ValueError(f"temperature at step {t} must be a finite number ≥ 0, got {temperature_t!r}")
+                sigma = (2.0 * gamma * temperature_t * dt) ** 0.5
                 p = p + sigma * noise(p.shape)
         if (t + 1) % record_every == 0:
             qs.append(q)
