@@ -80,8 +80,12 @@ class LearnedMass(Kinetic):
     def __init__(self, dim: int, mass_init_noise: float = 0.01):
         super().__init__(dim)
         # softplus(x) = 1 at x = log(e − 1): the mass starts near 1, with a little noise to break symmetry.
-        init = math.log(math.e - 1.0) + mass_init_noise * torch.randn(dim)
-        self.log_mass = nn.Parameter(init)
+        log_mass = torch.full((dim,), math.log(math.e - 1.0))
+        # A checkpoint's config is first built on the meta device (chlu_core.checkpoints), where a random
+        # draw imports torch's compiler (2 s), and a skeleton needs no noise.
+        if not log_mass.is_meta:
+            log_mass += mass_init_noise * torch.randn(dim)
+        self.log_mass = nn.Parameter(log_mass)
 
     def mass(self) -> torch.Tensor:
         """Diagonal of M, shape ``(dim,)``."""

@@ -155,3 +155,15 @@ def test_an_unknown_device_is_a_value_error(tmp_path):
     path = save(MODELS["lstm"](), tmp_path / "model.pt")
     with pytest.raises(ValueError, match="map_location"):
         load(path, map_location="bogus")
+
+
+def test_loading_a_checkpoint_stays_light():
+    """The meta-device check must not reach torch's Python reference kernels: they import its compiler
+    (2 s and 140 MB, which made the dashboard's first Energy page 2.5 s slower)."""
+    import subprocess
+    import sys
+    code = ("import sys, chlu_core; from chlu_core import assets; "
+            "[chlu_core.load(assets.asset_path(f)) for f in ('exp1_chlu.pt', 'exp2_chlu.pt', 'exp3_chlu.pt', "
+            "'exp2_lstm.pt', 'exp2_node.pt', 'mnist_classifier.pt')]; print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
