@@ -55,7 +55,8 @@ def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
     a ``config`` without a positive step ``dt``."""
     trusted, ignored = dict(metadata), []
     named = trusted.get("experiment")
-    if named is not None and not (named in ("csv", "custom") or EXPERIMENT_DIM.get(named) == model.dim):
+    if named is not None and not (named in ("csv", "custom") or isinstance(named, str)
+                                  and EXPERIMENT_DIM.get(named) == model.dim):
         ignored.append("experiment")
         named = None
     trusted["experiment"] = named or DIM_EXPERIMENT.get(model.dim, "custom")
@@ -64,20 +65,22 @@ def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
         del trusted["metrics"]
     config = trusted.get("config")
     if config is not None and not (isinstance(config, dict) and _is_number(config.get("dt", 1.0))
-                                   and config.get("dt", 1.0) > 0):
+                                   and 0 < config.get("dt", 1.0) < math.inf):
         ignored.append("config")
         del trusted["config"]
     return trusted, tuple(ignored)
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """An int or float, NaN and infinities included (a diverged model's metrics hold them), not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_metrics_table(metrics) -> bool:
     """A dict of numbers, lists of numbers (per σ, with ``sigmas`` a list of numbers) or dicts of numbers."""
     if not isinstance(metrics, dict) or not isinstance(metrics.get("sigmas", []), list):
         return False
+
     def numbers(value):
         return (_is_number(value) or value is None or isinstance(value, bool)
                 or isinstance(value, list) and all(_is_number(v) or v is None for v in value))

@@ -523,6 +523,16 @@ def test_an_upload_whose_metadata_does_not_fit_is_added_without_it_and_breaks_no
         at.switch_page(str(ROOT / "pages" / f"{page}.py")).run()
         assert not at.exception, (page, at.exception)
 
+
+@pytest.mark.parametrize("metadata", [{"experiment": ["exp1"]}, {"metrics": {"orbit_error": float("nan")}}])
+def test_an_upload_with_odd_but_harmless_metadata_is_added(metadata):
+    unit = chlu_core.CHLU(2, chlu_core.MLPPotential(2, hidden=8), kinetic="newtonian")
+    at = upload(open_page("models"), "odd.pt", chlu_core.to_bytes(unit, metadata))
+    assert_clean(at)
+    (entry,) = [e for e, _, _ in at.session_state["user_models"].values()]
+    assert entry.experiment == "exp1"
+    assert entry.ignored == (("experiment",) if "experiment" in metadata else ())
+
 def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     at = open_page("train", data="exp2", model="CHLU", iterations=10, sleep_steps=10, window=8)
     assert_clean(at)
