@@ -7,7 +7,6 @@ that only lists them (Models) draws without torch, which takes 2 s to import.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -52,7 +51,7 @@ def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
     """An uploaded checkpoint's metadata with the fields the pages read made safe, and the names of those
     dropped: an ``experiment`` whose models have another dimension than ``model`` (the pages would feed it
     states of the wrong size; the dimension decides instead), ``metrics`` that are not a table of numbers,
-    a ``config`` without a positive step ``dt``."""
+    a ``config`` the pages cannot run by (:func:`_is_config`), a ``preset`` that is not a name."""
     trusted, ignored = dict(metadata), []
     named = trusted.get("experiment")
     if named is not None and not (named in ("csv", "custom") or isinstance(named, str)
@@ -63,17 +62,30 @@ def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
     if "metrics" in trusted and not _is_metrics_table(trusted["metrics"]):
         ignored.append("metrics")
         del trusted["metrics"]
-    config = trusted.get("config")
-    if config is not None and not (isinstance(config, dict) and _is_number(config.get("dt", 1.0))
-                                   and 0 < config.get("dt", 1.0) < math.inf):
+    if "config" in trusted and not _is_config(trusted["config"]):
         ignored.append("config")
         del trusted["config"]
+    if "preset" in trusted and not isinstance(trusted["preset"], str):
+        ignored.append("preset")
+        del trusted["preset"]
     return trusted, tuple(ignored)
 
 
 def _is_number(value) -> bool:
-    """An int or float, NaN and infinities included (a diverged model's metrics hold them), not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A float (NaN and infinities included: a diverged model's metrics hold them) or an int that fits in
+    64 bits (a table's column type), not a bool."""
+    return isinstance(value, float) or isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+
+
+def _is_config(config) -> bool:
+    """A training config the pages can use: a dict whose step ``dt`` (an LSTM's only record of it) is a
+    plausible time step and whose ``clip_every`` (the MNIST sampler's) is None or a count ≥ 1."""
+    if not isinstance(config, dict):
+        return False
+    dt, clip_every = config.get("dt", 0.05), config.get("clip_every")
+    return (_is_number(dt) and 1e-6 <= dt <= 1e3
+            and (clip_every is None or isinstance(clip_every, int) and not isinstance(clip_every, bool)
+                 and 1 <= clip_every < 2**63))
 
 
 def _is_metrics_table(metrics) -> bool:

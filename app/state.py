@@ -74,7 +74,7 @@ class PageSettings:
         most = kwargs.get("max_selections") or len(options)
 
         def parse(raw: str):
-            chosen = [item for item in raw.split(",") if item]
+            chosen = [item.strip() for item in raw.split(",") if item.strip()]
             unknown = [item for item in chosen if item not in options]
             if unknown:
                 raise ValueError(f"unknown {', '.join(unknown)}")

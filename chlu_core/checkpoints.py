@@ -44,6 +44,8 @@ def to_bytes(model: nn.Module, metadata: dict | None = None) -> bytes:
         metadata_json = json.dumps(metadata or {}, allow_nan=True)
     except TypeError as error:
         raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {error}") from None
+    if not _finite(model.state_dict()):
+        raise ValueError(f"the {kind} holds NaN or infinite weights (a diverged run?); nothing was saved")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -126,7 +128,7 @@ def load(source: Target, map_location: Union[str, torch.device] = "cpu", with_me
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{name} does not match a {kind} of this library version: {error}") from None
-    if not all(torch.isfinite(tensor).all() for tensor in model.state_dict().values() if tensor.is_floating_point()):
+    if not _finite(model.state_dict()):
         raise CheckpointError(f"{name} holds NaN or infinite weights (saved from a diverged run?)")
     model.to(map_location).eval()
     if with_metadata:
@@ -144,3 +146,7 @@ def _check_shapes(expected: dict, found) -> None:
     for key, tensor in expected.items():
         if found[key].shape != tensor.shape:
             raise ValueError(f"weight {key} has shape {tuple(found[key].shape)}, its config needs {tuple(tensor.shape)}")
+
+
+def _finite(state_dict: dict) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in state_dict.values() if t.is_floating_point())

@@ -108,6 +108,16 @@ def momentum_temperature(temperature: float, gamma: float, dt: float) -> float:
     return 2.0 * temperature * dt / (2.0 - gamma)
 
 
+def as_temperature(temperature):
+    """Accept a plain T as shorthand for :class:`ConstantTemperature`; ``None`` (no noise) and schedules
+    (callables ``(t, steps) → T``) pass through."""
+    if is_real(temperature):
+        return ConstantTemperature(temperature)
+    if temperature is None or callable(temperature):
+        return temperature
+    raise ValueError(f"temperature must be a number ≥ 0, a schedule or None, got {temperature!r}")
+
+
 class ExponentialTemperature:
     """T annealed exponentially from ``start`` at the first step to ``end`` at the last."""
 

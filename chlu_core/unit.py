@@ -18,7 +18,7 @@ from torch import nn
 from ._backend import check_count, freeze, is_real, numpy_threads_like_torch
 from .kinetic import KINETIC_MODES, Kinetic, make_kinetic
 from .potentials import MLPPotential, Potential, potential_from_config
-from .schedules import AnnealedFriction, ConstantFriction, Friction, as_friction
+from .schedules import AnnealedFriction, ConstantFriction, Friction, as_friction, as_temperature
 from .verlet import adjoint_rollout, integrate, with_confinement
 
 Temperature = Callable[[int, int], float]
@@ -129,13 +129,13 @@ class CHLU(nn.Module):
         return traj.q[-1], traj.p[-1]
 
     def rollout(self, q0: torch.Tensor, p0: torch.Tensor, steps: int,
-                gamma: Union[float, Friction] = 0.0, temperature: Optional[Temperature] = None,
+                gamma: Union[float, Friction] = 0.0, temperature: Union[float, Temperature, None] = None,
                 generator: Optional[torch.Generator] = None, record_every: int = 1,
                 check_finite: bool = True, twice_differentiable: bool = False) -> Trajectory:
         """Evolve ``steps`` Verlet steps from ``(q0, p0)`` and record the states.
 
         ``gamma`` is a constant friction in [0, 1) or a schedule from :mod:`chlu_core.schedules`.
-        With a ``temperature`` schedule this is the Langevin mode: after the friction,
+        With a ``temperature`` (a constant T or a schedule) this is the Langevin mode: after the friction,
         p ← p + sqrt(2 γ_t T_t dt) ξ with ξ ~ N(0, I) drawn from ``generator``.
         Differentiable through every step when gradients are enabled and the unit has trainable
         weights (or the initial state requires a gradient); otherwise a graph-free fast path.
@@ -155,7 +155,7 @@ class CHLU(nn.Module):
         if q0.dtype != dtype or p0.dtype != dtype:
             raise ValueError(f"states are {q0.dtype}/{p0.dtype} but the unit is {dtype}; "
                              f"convert one of them (e.g. unit.to({dtype}) or q0.to({dtype}))")
-        friction = as_friction(gamma)
+        friction, temperature = as_friction(gamma), as_temperature(temperature)
         differentiable = torch.is_grad_enabled() and (
             q0.requires_grad or p0.requires_grad or any(w.requires_grad for w in self.parameters()))
         xp = self._array_backend(q0, friction)

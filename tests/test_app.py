@@ -333,6 +333,12 @@ def test_a_malformed_parameter_falls_back_to_the_default_with_a_notice(page, par
 
 
 
+def test_a_list_parameter_may_have_spaces_after_its_commas():
+    at = open_page("energy", waves="1, 3")
+    assert_clean(at)
+    assert at.multiselect[0].value == ["1", "3"] and not at.warning
+
+
 def test_a_parameter_given_twice_is_read_from_its_last_copy_with_a_notice():
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=180)
     at.query_params["cycles"] = ["5", "7"]
@@ -524,14 +530,23 @@ def test_an_upload_whose_metadata_does_not_fit_is_added_without_it_and_breaks_no
         assert not at.exception, (page, at.exception)
 
 
-@pytest.mark.parametrize("metadata", [{"experiment": ["exp1"]}, {"metrics": {"orbit_error": float("nan")}}])
-def test_an_upload_with_odd_but_harmless_metadata_is_added(metadata):
-    unit = chlu_core.CHLU(2, chlu_core.MLPPotential(2, hidden=8), kinetic="newtonian")
-    at = upload(open_page("models"), "odd.pt", chlu_core.to_bytes(unit, metadata))
+@pytest.mark.parametrize("metadata, ignored", [
+    ({"experiment": ["exp1"]}, ("experiment",)),
+    ({"metrics": {"orbit_error": float("nan")}}, ()),  # a diverged model's metrics are kept
+    ({"metrics": {"orbit_error": 10**30}}, ("metrics",)),  # no table column holds it
+    ({"config": {"dt": 10**400}}, ("config",)),
+    ({"config": {"dt": 1e-300}}, ("config",)),
+    ({"config": {"dt": 0.05, "clip_every": 0}}, ("config",)),
+    ({"preset": {"a": 1}}, ("preset",)),
+])
+def test_an_upload_with_odd_metadata_is_added_and_breaks_no_page(metadata, ignored):
+    lstm = chlu_core.LSTMBaseline(2, hidden=8)  # an LSTM's step comes from its metadata's config
+    at = upload(open_page("models"), "odd.pt", chlu_core.to_bytes(lstm, metadata))
     assert_clean(at)
     (entry,) = [e for e, _, _ in at.session_state["user_models"].values()]
-    assert entry.experiment == "exp1"
-    assert entry.ignored == (("experiment",) if "experiment" in metadata else ())
+    assert entry.experiment == "exp1" and entry.ignored == ignored
+    at.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
+    assert not at.exception, at.exception
 
 def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     at = open_page("train", data="exp2", model="CHLU", iterations=10, sleep_steps=10, window=8)

@@ -137,11 +137,15 @@ def test_a_small_file_asking_for_a_huge_model_is_refused_before_it_is_built(tmp_
         load(path)
 
 
-def test_nan_weights_are_refused(tmp_path):
+def test_nan_weights_are_neither_saved_nor_loaded(tmp_path):
     model = MODELS["chlu"]()
+    path = save(model, tmp_path / "model.pt")
     with torch.no_grad():
         model.potential.layers[0].weight[0, 0] = float("nan")
-    path = save(model, tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="NaN or infinite weights"):
+        save(model, path)
+    assert torch.isfinite(load(path).potential.layers[0].weight).all()  # the good file is kept
+    _rewrite(path, state_dict=model.state_dict())  # forged
     with pytest.raises(CheckpointError, match="NaN"):
         load(path)
 

@@ -191,3 +191,12 @@ def test_energy_shell_inputs_are_checked():
     for trajectories in (torch.zeros(5, 3, 3), torch.zeros(5, 4), torch.full((5, 3, 4), math.nan)):
         with pytest.raises(ValueError, match=r"trajectories (must have shape \(time, n, 4\)|contains NaN)"):
             training_energy(unit, trajectories)
+
+
+def test_a_constant_temperature_may_be_a_plain_number():
+    unit = make_unit()
+    runs = [unit.rollout(GOOD, GOOD, 5, gamma=0.3, temperature=T, generator=torch.Generator().manual_seed(0))
+            for T in (0.5, ConstantTemperature(0.5))]
+    assert torch.equal(runs[0].q, runs[1].q) and not torch.equal(runs[0].q, GOOD.expand(6, 3, 2))
+    with pytest.raises(ValueError, match="temperature must be a number ≥ 0, a schedule or None"):
+        unit.rollout(GOOD, GOOD, 5, gamma=0.3, temperature="warm")
