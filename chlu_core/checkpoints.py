@@ -90,7 +90,7 @@ def load(source: Target, map_location: Union[str, torch.device] = "cpu", with_me
     Returns the model (in eval mode), or ``(model, metadata)`` when ``with_metadata`` is true.
     Raises :class:`CheckpointError` naming the problem if the file is not a valid checkpoint.
     """
-    name = str(source) if isinstance(source, (str, os.PathLike)) else "the uploaded file"
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "the file"
     try:
         torch.device(map_location)
     except (RuntimeError, TypeError) as error:

@@ -97,16 +97,18 @@ class CHLU(nn.Module):
     # --- energies and their gradients -------------------------------------------------------
     def potential_energy(self, q: torch.Tensor) -> torch.Tensor:
         """V_θ(q) + α‖q‖², shape ``(batch,)``."""
+        check_state("q", q, self.dim, finite=False)  # NaN passes, as for H
         return self.potential(q) + self.alpha * q.square().sum(-1)
 
     def kinetic_energy(self, p: torch.Tensor) -> torch.Tensor:
         """T(p), shape ``(batch,)``."""
+        check_state("p", p, self.dim, finite=False)
         return self.kinetic.energy(p)
 
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """H(q, p) = T(p) + V_θ(q) + α‖q‖², shape ``(batch,)``."""
         # NaN passes: a governed rollout takes H of every state, and a diverging one is DivergenceError.
-        check_state("q", q, self.dim, finite=False)
+        # (q is checked by potential_energy.)
         check_state("p", p, self.dim, finite=False)
         return self.kinetic.energy(p) + self.potential_energy(q)
 
@@ -117,6 +119,7 @@ class CHLU(nn.Module):
 
     def force(self, q: torch.Tensor) -> torch.Tensor:
         """ṗ = −∂H/∂q (confinement included), shape ``(batch, dim)``."""
+        check_state("q", q, self.dim, finite=False)
         return -with_confinement(self.potential.gradient, self.alpha)(q)
 
     # --- integration -------------------------------------------------------------------------

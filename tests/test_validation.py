@@ -93,9 +93,14 @@ def test_a_bad_temperature_is_named_with_its_step(value, path):
     assert not isinstance(error.value, DivergenceError)
 
 
-def test_hamiltonian_and_velocity_reject_the_wrong_dimension():
+def test_energies_force_and_velocity_reject_the_wrong_dimension():
     unit = make_unit()
     wrong = torch.zeros(3, 3, dtype=torch.float64)
+    for energy_of_q in (unit.potential_energy, unit.force):
+        with pytest.raises(ValueError, match=r"q must have shape \(batch, 2\)"):
+            energy_of_q(wrong)
+    with pytest.raises(ValueError, match=r"p must have shape \(batch, 2\)"):
+        unit.kinetic_energy(wrong)
     with pytest.raises(ValueError, match=r"q must have shape \(batch, 2\)"):
         unit.hamiltonian(wrong, GOOD)
     with pytest.raises(ValueError, match=r"p must have shape \(batch, 2\)"):
