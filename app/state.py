@@ -134,7 +134,7 @@ class PageSettings:
     @staticmethod
     def _publish(name: str, value) -> None:
         text = _format(value)
-        if st.query_params.get(name) != text:
+        if st.query_params.get_all(name) != [text]:  # a repeated parameter is written back once
             st.query_params[name] = text
 
 

@@ -346,6 +346,7 @@ def test_a_parameter_given_twice_is_read_from_its_last_copy_with_a_notice():
     assert_clean(at)
     assert slider(at, "Cycles to free-run").value == 7
     assert any("`cycles` 2 times" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.query_params["cycles"] in ("7", ["7"])  # written back once
 
 
 # --- widgets change what is shown -----------------------------------------------------------------
