@@ -61,8 +61,10 @@ def reproduce(args) -> int:
               "installation)", file=sys.stderr)
     if args.experiment != "all" and missing:
         return 2
+    out = Path(args.out)
+    created = not out.exists()
     try:  # before any training, which a bad folder would otherwise throw away at the end
-        Path(args.out).mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         print(f"cannot write to --out {args.out}: {error.strerror or error}", file=sys.stderr)
         return 2
@@ -77,9 +79,11 @@ def reproduce(args) -> int:
             status = 1
             continue
         bars.close()
-        out = result.write(Path(args.out) / name)
-        print(f"{name} ({args.preset}, seed {args.seed}): wrote {out}/metrics.json, "
+        written = result.write(out / name)
+        print(f"{name} ({args.preset}, seed {args.seed}): wrote {written}/metrics.json, "
               f"{len(result.models)} checkpoints and {len(result.figures)} figures")
+    if created and not any(out.iterdir()):  # every experiment failed: leave no empty folder behind
+        out.rmdir()
     return status
 
 

@@ -71,3 +71,4 @@ def test_missing_mnist_is_reported_without_a_traceback(tmp_path, capsys, monkeyp
     monkeypatch.setattr("torchvision.datasets.MNIST.download", offline)
     assert cli.main(["reproduce", "exp3", "--out", str(tmp_path / "out"), "--preset", "quick"]) == 1
     assert "MNIST files are missing" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written, no empty folder left
