@@ -108,9 +108,11 @@ class CHLU(nn.Module):
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """H(q, p) = T(p) + V_θ(q) + α‖q‖², shape ``(batch,)``."""
         # NaN passes: a governed rollout takes H of every state, and a diverging one is DivergenceError.
-        # (q is checked by potential_energy.)
+        potential = self.potential_energy(q)  # checks q
         check_state("p", p, self.dim, finite=False)
-        return self.kinetic.energy(p) + self.potential_energy(q)
+        if q.shape != p.shape:  # a batch of 1 would otherwise broadcast against the other's
+            raise ValueError(f"q and p must have the same shape, got {tuple(q.shape)} and {tuple(p.shape)}")
+        return self.kinetic.energy(p) + potential
 
     def velocity(self, p: torch.Tensor) -> torch.Tensor:
         """q̇ = ∂H/∂p, shape ``(batch, dim)``; ``p`` may have more leading dimensions (a trajectory's, say)."""

@@ -101,6 +101,8 @@ def test_energies_force_and_velocity_reject_the_wrong_dimension():
             energy_of_q(wrong)
     with pytest.raises(ValueError, match=r"p must have shape \(batch, 2\)"):
         unit.kinetic_energy(wrong)
+    with pytest.raises(ValueError, match=r"q and p must have the same shape, got \(1, 2\) and \(3, 2\)"):
+        unit.hamiltonian(GOOD[:1], GOOD)
     with pytest.raises(ValueError, match=r"q must have shape \(batch, 2\)"):
         unit.hamiltonian(wrong, GOOD)
     with pytest.raises(ValueError, match=r"p must have shape \(batch, 2\)"):
