@@ -15,17 +15,13 @@ from torch.autograd.function import once_differentiable
 from torch import nn
 
 from ._backend import check_count, freeze, numpy_threads_like_torch
-from .unit import Trajectory, check_dt, check_state
+from .unit import Trajectory, check_dt, check_pair, check_state
 
 
 def _check_window(window: torch.Tensor, state_dim: int) -> None:
-    if not isinstance(window, torch.Tensor) or window.dim() != 3 or window.shape[-1] != state_dim:
-        shape = tuple(window.shape) if isinstance(window, torch.Tensor) else type(window).__name__
-        raise ValueError(f"window must have shape (time, batch, {state_dim}), got {shape}")
+    check_state("window", window, state_dim, leading="time, batch")
     if window.shape[0] < 2:
         raise ValueError(f"window needs at least 2 time steps, got {window.shape[0]}")
-    if not bool(torch.isfinite(window).all()):
-        raise ValueError("window contains NaN or inf values")
 
 
 class _Baseline(nn.Module):
@@ -35,10 +31,7 @@ class _Baseline(nn.Module):
         self.state_dim = 2 * self.dim
 
     def _initial_state(self, q0, v0):
-        check_state("q0", q0, self.dim)
-        check_state("v0", v0, self.dim)
-        if q0.shape != v0.shape:
-            raise ValueError(f"q0 and v0 must have the same shape, got {tuple(q0.shape)} and {tuple(v0.shape)}")
+        check_pair(("q0", "v0"), q0, v0, self.dim)
         return torch.cat([q0, v0], dim=-1)
 
     def _trajectory(self, states: torch.Tensor) -> Trajectory:

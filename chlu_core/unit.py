@@ -59,6 +59,17 @@ def check_state(name: str, x: torch.Tensor, dim: int, leading: str = "batch", fi
         raise ValueError(f"{name} contains NaN or inf values")
 
 
+def check_pair(names: tuple[str, str], first: torch.Tensor, second: torch.Tensor, dim: int,
+               finite: bool = True) -> None:
+    """:func:`check_state` for both states of a pair (positions and momenta, or velocities), and that
+    their shapes agree: a batch of 1 would otherwise broadcast against the other's."""
+    for name, x in zip(names, (first, second)):
+        check_state(name, x, dim, finite=finite)
+    if first.shape != second.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(first.shape)} and "
+                         f"{tuple(second.shape)}")
+
+
 def check_dt(dt: float) -> float:
     if not (is_real(dt) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"time step dt must be a finite number > 0, got {dt!r}")
@@ -108,11 +119,8 @@ class CHLU(nn.Module):
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """H(q, p) = T(p) + V_θ(q) + α‖q‖², shape ``(batch,)``."""
         # NaN passes: a governed rollout takes H of every state, and a diverging one is DivergenceError.
-        potential = self.potential_energy(q)  # checks q
-        check_state("p", p, self.dim, finite=False)
-        if q.shape != p.shape:  # a batch of 1 would otherwise broadcast against the other's
-            raise ValueError(f"q and p must have the same shape, got {tuple(q.shape)} and {tuple(p.shape)}")
-        return self.kinetic.energy(p) + potential
+        check_pair(("q", "p"), q, p, self.dim, finite=False)
+        return self.kinetic.energy(p) + self.potential_energy(q)
 
     def velocity(self, p: torch.Tensor) -> torch.Tensor:
         """q̇ = ∂H/∂p, shape ``(batch, dim)``; ``p`` may have more leading dimensions (a trajectory's, say)."""
@@ -150,10 +158,7 @@ class CHLU(nn.Module):
         Raises :class:`DivergenceError` if the states leave the finite numbers (unless
         ``check_finite`` is False).
         """
-        check_state("q0", q0, self.dim)
-        check_state("p0", p0, self.dim)
-        if q0.shape != p0.shape:
-            raise ValueError(f"q0 and p0 must have the same shape, got {tuple(q0.shape)} and {tuple(p0.shape)}")
+        check_pair(("q0", "p0"), q0, p0, self.dim)
         steps = check_count("steps", steps, 0)
         record_every = check_count("record_every", record_every, 1)
         dtype = next(self.parameters()).dtype
