@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 
 import streamlit as st
@@ -72,3 +73,47 @@ def light_chart_html(figure_json: str, height: int) -> str:
   document.head.appendChild(bundle);
 }})();
 </script></body></html>"""
+
+
+def markdown_text(text) -> str:
+    """``text`` to show literally in Markdown: every ASCII punctuation mark is escaped (Markdown's own, and
+    Streamlit's ``$…$`` for LaTeX and ``:…:`` for emoji, icons and colours); line breaks become spaces."""
+    return "".join("\\" + char if char in string.punctuation else char for char in " ".join(str(text).split()))
+
+
+def table_cell(value) -> str:
+    """A table cell in Markdown: None as a dash, integers with thousands separators, other numbers to 4
+    significant digits, text literally (:func:`markdown_text`)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return markdown_text(value)
+
+
+def markdown_tables(fields: dict[str, list], columns_per_table: int = 6) -> list[str]:
+    """``fields`` (name → one value per column; the first names the columns) as Markdown tables of one row
+    per other field and at most ``columns_per_table`` value columns each, so that many columns never
+    widen the page."""
+    def row(cells: list) -> str:
+        return "| " + " | ".join(cells) + " |"
+    (head, names), *rows = fields.items()
+    tables = []
+    for start in range(0, max(len(names), 1), columns_per_table):
+        part = slice(start, start + columns_per_table)
+        lines = [row([markdown_text(head)] + [markdown_text(name) for name in names[part]]),
+                 row(["---"] * (1 + len(names[part])))]
+        lines += [row([markdown_text(field)] + [table_cell(value) for value in values[part]]) for field, values in rows]
+        tables.append("\n".join(lines))
+    return tables
+
+
+def table(fields: dict[str, list], container=st) -> None:
+    """:func:`markdown_tables` drawn in ``container``. Markdown, not ``st.dataframe``: pandas and Streamlit's
+    data grid took about 1.2 s before the Models page's first tables appeared (scripts/bench_app.py)."""
+    for markdown in markdown_tables(fields):
+        container.markdown(markdown)

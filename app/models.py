@@ -224,8 +224,7 @@ HEADLINE_FIRST = ("orbit_error", "max_distance", "energy_rel_fluctuation", "mse 
 
 def headline_metrics(entry: ModelEntry) -> dict:
     """The entry's metrics as one flat row of numbers: scalars as they are, per-σ lists (experiment II)
-    at σ = 0.5, one level of nesting (experiment III: samples, start, control) joined by a space (a
-    table of them puts the headline numbers first: :func:`headline_order`)."""
+    at σ = 0.5, one level of nesting (experiment III: samples, start, control) joined by a space."""
     metrics = entry.metrics
     sigmas = metrics.get("sigmas", [])
     row = {}
@@ -242,9 +241,17 @@ def headline_metrics(entry: ModelEntry) -> dict:
     return row
 
 
-def headline_order(columns: list, leading: int) -> list:
-    """``columns`` with the first ``leading`` kept in front, then the headline metrics, then the rest, each
-    in their order (a table of several models has the union of their metrics)."""
-    head, metrics = list(columns[:leading]), list(columns[leading:])
-    first = [name for name in HEADLINE_FIRST if name in metrics]
-    return head + first + [name for name in metrics if name not in first]
+def metrics_table(entries: list[ModelEntry]) -> dict[str, list]:
+    """The Models page's table of ``entries`` side by side: field → one value per entry, in order ``model``
+    (the labels), source, preset, dimension d, parameters, then the metrics (:func:`headline_metrics`),
+    the headline ones first (``HEADLINE_FIRST``), the rest as recorded; None where an entry lacks one."""
+    table = {"model": [e.label for e in entries], "source": [e.source for e in entries],
+             "preset": [e.metadata.get("preset") for e in entries], "dimension d": [e.dim for e in entries],
+             "parameters": [e.parameters for e in entries]}
+    metrics = [headline_metrics(entry) for entry in entries]
+    recorded = [name for name in dict.fromkeys(name for row in metrics for name in row)
+                if name not in table]  # an upload's metric named like a field must not replace it
+    first = [name for name in HEADLINE_FIRST if name in recorded]
+    table.update({name: [row.get(name) for row in metrics]
+                  for name in first + [name for name in recorded if name not in first]})
+    return table

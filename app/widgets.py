@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import compute, models
+from . import compute, layout, models
 
 
 def free_runs(entries: list, experiment: str, cycles: int) -> dict:
@@ -15,7 +15,7 @@ def free_runs(entries: list, experiment: str, cycles: int) -> dict:
             runs[entry.label] = compute.free_run(model, entry.digest, experiment, cycles,
                                                  compute.model_dt(model, entry.metadata))
         except compute.RolloutFailed as error:
-            st.warning(f"**{entry.label}** could not be run: {error}", icon="⚠️")
+            st.warning(f"**{layout.markdown_text(entry.label)}** could not be run: {error}", icon="⚠️")
     return runs
 
 

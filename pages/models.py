@@ -1,9 +1,8 @@
 """Models: the shipped pretrained models and their metrics, uploads, and what the other pages compare."""
-import pandas as pd
 import streamlit as st
 
 import chlu_core
-from app import models, state
+from app import layout, models, state
 
 st.title("Models")
 st.caption("The pretrained models shipped with the app, and your own (trained on the Train page or "
@@ -21,29 +20,26 @@ if upload is not None and st.session_state.get("models.last_upload") != upload.f
     try:
         entry = models.add_checkpoint(upload.getvalue(), label=upload.name.removesuffix(".pt"))
     except (chlu_core.CheckpointError, ValueError) as error:
-        st.session_state["models.upload_outcome"] = ("error", f"**{upload.name}** was not added: {error}")
+        st.session_state["models.upload_outcome"] = (
+            "error", f"**{layout.markdown_text(upload.name)}** was not added: {error}")
     else:
         state.add_to_comparison(entry.key, default=[e.key for e in models.shipped_entries()])
         ignored = (f" Its metadata's {', '.join(entry.ignored)} did not fit the model and "
                    f"{'was' if len(entry.ignored) == 1 else 'were'} ignored." if entry.ignored else "")
         st.session_state["models.upload_outcome"] = (
-            "success", f"Added **{entry.label}** ({entry.kind}, {models.EXPERIMENTS[entry.experiment]}) "
-                       f"to your models and to the comparison.{ignored}")
+            "success", f"Added **{layout.markdown_text(entry.label)}** ({entry.kind}, "
+                       f"{models.EXPERIMENTS[entry.experiment]}) to your models and to the comparison.{ignored}")
 if upload is not None and "models.upload_outcome" in st.session_state:
     kind, message = st.session_state["models.upload_outcome"]
     getattr(upload_area, kind)(message, icon="🚫" if kind == "error" else "✅")
 
 every = models.entries()
 table_area.subheader("Available models")
-for experiment, title in models.EXPERIMENTS.items():
-    rows = [{"model": e.label, "source": e.source, "preset": e.metadata.get("preset", "—"), "dimension d": e.dim,
-             "parameters": e.parameters, **models.headline_metrics(e)}
-            for e in every if e.experiment == experiment]
-    if rows:
-        table = pd.DataFrame(rows)
-        table_area.markdown(f"**{title}**")
-        table_area.dataframe(table[models.headline_order(list(table.columns), leading=5)],  # 5: model … parameters
-                             hide_index=True, width="stretch")
+# One tab per experiment that has models: the tables list every metric recorded, one row each.
+shown = {experiment: [e for e in every if e.experiment == experiment] for experiment in models.EXPERIMENTS}
+shown = {experiment: entries for experiment, entries in shown.items() if entries}
+for tab, entries in zip(table_area.tabs([models.EXPERIMENTS[experiment] for experiment in shown]), shown.values()):
+    layout.table(models.metrics_table(entries), container=tab)
 
 compare_area.subheader("Compare")
 compare_area.caption("The Rollouts, Landscape and Energy pages show the models chosen here, per experiment.")
@@ -58,7 +54,8 @@ if yours:
     st.subheader("Your models")
     for entry in yours:
         left, middle, right = st.columns([3, 1, 1], vertical_alignment="center")
-        left.markdown(f"**{entry.label}** — {entry.kind}, {models.EXPERIMENTS[entry.experiment]}, d = {entry.dim}")
+        left.markdown(f"**{layout.markdown_text(entry.label)}** — {entry.kind}, "
+                      f"{models.EXPERIMENTS[entry.experiment]}, d = {entry.dim}")
         middle.download_button("Download", models.checkpoint(entry), file_name=f"{entry.label}.pt",
                                key=f"download.{entry.key}", icon=":material/download:", on_click="ignore")
         if right.button("Remove", key=f"remove.{entry.key}", icon=":material/delete:"):

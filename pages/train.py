@@ -152,9 +152,8 @@ if job is not None and job.done:
     if entry is not None:
         note = " (stopped early)" if entry.metadata.get("stopped_early") else ""
         st.success(f"**{entry.label}** is trained{note} and added to your models.", icon="✅")
-        numbers = {k: round(v, 5) for k, v in entry.metrics.items() if isinstance(v, (int, float))}
-        if numbers:
-            st.dataframe([numbers], hide_index=True)
+        if models.headline_metrics(entry):
+            layout.table(models.metrics_table([entry]))  # as the Models page shows it
         links = st.columns(3)
         links[0].download_button("Download the checkpoint", models.checkpoint(entry), file_name="chlu_model.pt",
                                  icon=":material/download:", on_click="ignore")

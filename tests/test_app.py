@@ -480,9 +480,22 @@ def upload(at: AppTest, name: str, content: bytes) -> AppTest:
     return at.run()
 
 
+def shown(markdown: str) -> str:
+    """Markdown's text as it reads, its backslash escapes (app.layout.markdown_text) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def tables(at: AppTest) -> list:
+    """The Models page's Markdown tables (one per experiment tab), each as its rows of cells as they read,
+    the header first."""
+    return [[[shown(cell) for cell in re.split(r"(?<!\\) \| ", line[2:-2])] for line in m.value.splitlines()
+             if not line.startswith("| ---")]
+            for m in at.markdown if m.value.startswith("| model |")]
+
+
 def listed(at: AppTest) -> list:
-    """The model names in the Models page's tables (one table per experiment)."""
-    return [name for table in at.dataframe for name in table.value["model"]]
+    """The model names in the Models page's tables."""
+    return [name for table in tables(at) for name in table[0][1:]]
 
 
 @pytest.mark.parametrize("content, message", [
@@ -494,7 +507,7 @@ def test_a_bad_upload_shows_a_clear_error_and_changes_nothing(content, message):
     before = listed(at)
     compared = at.multiselect[0].value
     upload(at, "notes.pt", content)
-    assert any("notes.pt" in e.value and message in e.value for e in at.error), [e.value for e in at.error]
+    assert any("notes.pt" in shown(e.value) and message in e.value for e in at.error), [e.value for e in at.error]
     assert listed(at) == before and at.multiselect[0].value == compared
     assert not at.exception
 
@@ -558,9 +571,12 @@ def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     assert at.success and "is trained" in at.success[0].value
     assert downloads(at) == {"Download the checkpoint": True}
     assert len(at.session_state["user_models"]) == 1
+    (table,) = tables(at)  # its metrics, as the Models page shows them
+    (entry,) = at.session_state["user_models"].values()
+    assert table[0] == ["model", entry[0].label] and ["source", "yours"] in table
+    assert any(row[0].startswith("mse at σ=0.5") and float(row[1]) >= 0 for row in table)
     loss = figures(at)[0]
     assert titles(loss) == "Training loss" and len(values(loss["data"][0]["y"])) == 10
-    (entry,) = at.session_state["user_models"].values()
     at.query_params["experiment"] = "exp2"
     at.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
     assert entry[0].label in [a["text"] for a in figures(at)[0]["layout"]["annotations"]]  # compared at once
@@ -610,11 +626,41 @@ def test_a_curriculum_keeps_its_proportions_up_to_the_longest_window():
 
 def test_the_models_tables_lead_with_the_numbers_each_experiment_is_judged_by():
     at = open_page("models")
-    columns = [list(table.value.columns) for table in at.dataframe]
+    assert [tab.label for tab in at.tabs] == ["Lemniscate (I)", "Sine waves (II)", "MNIST (III)"]
+    fields = [[row[0] for row in table] for table in tables(at)]
     identity = ["model", "source", "preset", "dimension d", "parameters"]
-    assert columns[0][:8] == identity + ["orbit_error", "max_distance", "energy_rel_fluctuation"]
-    assert columns[1][5:8] == ["mse at σ=0.5", "frequency at σ=0.5", "max_speed_fd at σ=0.5"]
-    assert columns[2][5:9] == ["samples mean_confidence", "samples classes", "samples entropy_bits", "samples mean_pixel"]
+    assert fields[0][:8] == identity + ["orbit_error", "max_distance", "energy_rel_fluctuation"]
+    assert fields[1][5:8] == ["mse at σ=0.5", "frequency at σ=0.5", "max_speed_fd at σ=0.5"]
+    assert fields[2][5:9] == ["samples mean_confidence", "samples classes", "samples entropy_bits", "samples mean_pixel"]
+    lemniscate = {row[0]: row[1:] for row in tables(at)[0]}
+    assert lemniscate["model"] == ["LSTM", "NODE", "CHLU"] and lemniscate["source"] == ["shipped"] * 3
+    manifest = chlu_core.assets.read_manifest()["files"]
+    assert lemniscate["orbit_error"] == [f"{manifest[f'exp1_{kind}.pt']['metrics']['orbit_error']:.4g}"
+                                            for kind in ("lstm", "node", "chlu")]
+    assert lemniscate["energy_rel_fluctuation"][:2] == ["—", "—"]  # only the CHLU has an energy
+
+
+def test_markdown_tables_show_any_text_literally_and_split_wide_tables():
+    from app import layout
+    nasty = "$x$ :red[y] *z* a|b `c` <b>"
+    assert shown(layout.markdown_text(nasty)) == nasty
+    assert not re.search(r"(?<!\\)[$:\[\]*|`<]", layout.markdown_text(nasty))  # every such mark escaped
+    assert layout.markdown_text("two\nlines") == "two lines"  # a line break would end a table row
+    assert [layout.table_cell(v) for v in (None, True, 18180, 0.0012345678, float("nan"), "p_q")] == \
+        ["—", "yes", "18,180", "0.001235", "nan", "p\\_q"]
+    fields = {"model": [f"m{i}" for i in range(8)], "score": list(range(8))}
+    parts = layout.markdown_tables(fields, columns_per_table=6)
+    assert [part.splitlines()[0] for part in parts] == ["| model | m0 | m1 | m2 | m3 | m4 | m5 |", "| model | m6 | m7 |"]
+    assert parts[1].splitlines()[1:] == ["| --- | --- | --- |", "| score | 6 | 7 |"]
+
+
+def test_an_uploads_metric_named_like_a_table_field_does_not_replace_it():
+    from app import models
+    entry = models.ModelEntry(key="k", label="mine", kind="CHLU", experiment="exp1", source="yours", digest="d",
+                              dim=2, parameters=10, metrics={"model": 1.0, "source": 2.0, "orbit_error": 0.5})
+    table = models.metrics_table([entry])
+    assert table["model"] == ["mine"] and table["source"] == ["yours"] and table["orbit_error"] == [0.5]
+    assert list(table)[:6] == ["model", "source", "preset", "dimension d", "parameters", "orbit_error"]
 
 
 def test_a_bad_training_csv_is_explained():
