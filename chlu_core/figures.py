@@ -289,7 +289,9 @@ def kinetic_energy_panels(times, expected, predicted: dict, title: str = "Kineti
             fig.add_trace(go.Scatter(x=times, y=values[:, row - 1], mode="lines", name=name,
                                      line=dict(color=color(name), width=1.5), showlegend=row == 1),
                           row=row, col=col)
-    fig.update_xaxes(title_text="time", row=waves)
+    for row in range(1, waves + 1):
+        fig.update_yaxes(title_text=f"½q̇², wave {row}", row=row, col=1)
+    fig.update_xaxes(title_text="time t", row=waves)
     fig.update_layout(template=TEMPLATE, title=title, height=220 * waves + 80)
     return fig
 
@@ -310,7 +312,9 @@ def kinetic_energy_q_vs_p(times, from_q: dict, from_p: dict,
                 fig.add_trace(go.Scatter(x=times, y=values[:, wave], mode="lines", name=f"{name} wave {wave + 1}",
                                          line=dict(color=color(name), width=1),
                                          opacity=1.0 - 0.25 * wave, showlegend=False), row=row, col=col)
-    fig.update_xaxes(title_text="time", row=2)
+    fig.update_yaxes(title_text="½q̇², q̇ from q", row=1, col=1)
+    fig.update_yaxes(title_text="½v², v from p", row=2, col=1)
+    fig.update_xaxes(title_text="time t", row=2)
     fig.update_layout(template=TEMPLATE, title=title, height=520)
     return fig
 

@@ -101,3 +101,17 @@ def test_force_field_arrows_start_on_the_grid_and_point_along_the_force():
         cosine = -(back * shaft).sum(1)[moving] / (lengths[moving] ** 2 / 3)
         numpy.testing.assert_allclose(cosine, numpy.cos(numpy.pi / 6), atol=1e-9)
     assert figure.data[-1].name == "CHLU output"
+
+
+def test_the_kinetic_energy_figures_name_their_axes():
+    times, waves = numpy.linspace(0.0, 1.0, 21), 3
+    energies = {name: numpy.ones((21, waves)) for name in ("LSTM", "CHLU")}
+    panels = figures.kinetic_energy_panels(times, numpy.ones((21, waves)), energies)
+    # Row r, column 1 is subplot (r − 1)·2 + 1; shared x-axes carry their title on the bottom row only.
+    assert [panels.layout[f"yaxis{'' if r == 0 else 2 * r + 1}"].title.text for r in range(waves)] == \
+        ["½q̇², wave 1", "½q̇², wave 2", "½q̇², wave 3"]
+    assert [panels.layout[f"xaxis{2 * waves - 1}"].title.text, panels.layout[f"xaxis{2 * waves}"].title.text] == \
+        ["time t", "time t"]
+    q_vs_p = figures.kinetic_energy_q_vs_p(times, energies, energies)
+    assert (q_vs_p.layout.yaxis.title.text, q_vs_p.layout.yaxis3.title.text) == ("½q̇², q̇ from q", "½v², v from p")
+    assert (q_vs_p.layout.xaxis3.title.text, q_vs_p.layout.xaxis4.title.text) == ("time t", "time t")
