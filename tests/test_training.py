@@ -7,6 +7,7 @@ import torch
 from chlu_core import CHLU, LSTMBaseline, MLPPotential, NeuralODEBaseline
 from chlu_core.data import lemniscate_trajectory
 from chlu_core.training import TrainingDiverged, WakeSleepConfig, train_baseline, train_chlu
+from chlu_core.training.progress import train_loop
 from chlu_core.training.wake_sleep import (WakeSleepTrainer, clamp_weight, initial_momentum,
                                            max_log_singular_value, rollout_observed)
 
@@ -104,6 +105,23 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_weig
     with pytest.raises(TrainingDiverged, match="diverged at iteration 1"):
         train_chlu(unit, DATA, long_windows)
     assert all(torch.equal(initial[k], v) for k, v in unit.state_dict().items())
+
+
+def test_the_weights_kept_after_a_divergence_gave_a_finite_loss():
+    # A step's loss is computed on the weights before its update. Here w grows by 0.11 per step and the loss
+    # is infinite once w > 1, as when a too-large optimiser step precedes a rollout that blows up: step 11
+    # (w = 1.1) diverges, and the copy taken after step 10 would hold exactly those weights.
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(model.weight, 0.0)
+
+    def step(i):
+        w = model.weight.item()
+        with torch.no_grad():
+            model.weight += 0.11
+        return {"loss": math.inf if w > 1 else w}
+    with pytest.raises(TrainingDiverged, match="diverged at iteration 11 .* weights from iteration 5"):
+        train_loop(model, step, 50, checkpoint_every=5)
+    assert model.weight.item() == pytest.approx(5 * 0.11)  # step 6 evaluated them: loss 0.55
 
 
 @pytest.mark.parametrize("model_class", [LSTMBaseline, NeuralODEBaseline])

@@ -64,13 +64,16 @@ def train_loop(model: nn.Module, step: Callable[[int], dict], iterations: int,
                stage: str = "") -> TrainingLog:
     """Run ``step(i)`` for i = 0 … iterations − 1 with progress reports and a divergence guard.
 
-    The last good weights are kept every ``checkpoint_every`` iterations (a copy costs little for
-    these small models) and restored if the run diverges.
+    Every ``checkpoint_every`` iterations the weights are copied before the step (a copy costs little for
+    these small models) and kept as the last good ones once that step's loss on them came out finite; a
+    diverging run restores them. (A copy taken after a step would hold weights no loss has yet checked:
+    the update that makes the next loss infinite.)
     """
     log = TrainingLog()
-    good_state = copy.deepcopy(model.state_dict())
+    good_state, good_iteration = copy.deepcopy(model.state_dict()), 0
     start = time.perf_counter()
     for i in range(iterations):
+        candidate = copy.deepcopy(model.state_dict()) if i % checkpoint_every == 0 and i > 0 else None
         try:
             losses = {name: float(value) for name, value in step(i).items()}
         except Exception as error:  # a DivergenceError inside a rollout, or similar numerical failure
@@ -78,18 +81,19 @@ def train_loop(model: nn.Module, step: Callable[[int], dict], iterations: int,
                 losses = {"loss": math.nan}
             else:
                 raise
-        if not all(math.isfinite(v) for v in losses.values()) or not _finite_model(model):
+        finite_losses = all(math.isfinite(v) for v in losses.values())
+        if finite_losses and candidate is not None:  # the step's losses were computed on these weights
+            good_state, good_iteration = candidate, i
+        if not finite_losses or not _finite_model(model):
             model.load_state_dict(good_state)
             raise TrainingDiverged(
                 f"training diverged at iteration {i + 1} (loss {losses}); the model keeps its weights from "
-                f"iteration {max(i + 1 - (i % checkpoint_every) - 1, 0)}. Lower the learning rate or dt, "
-                "or raise the confinement alpha.", iteration=i + 1)
+                f"iteration {good_iteration}. Lower the learning rate or dt, or raise the confinement alpha.",
+                iteration=i + 1)
         for name, value in losses.items():
             log.history.setdefault(name, []).append(value)
         log.iterations = i + 1
         log.elapsed = time.perf_counter() - start
-        if (i + 1) % checkpoint_every == 0:
-            good_state = copy.deepcopy(model.state_dict())
         if progress is not None and progress(Progress(i + 1, iterations, losses, log.elapsed, stage)) is False:
             log.stopped_early = True
             break
