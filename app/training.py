@@ -44,7 +44,8 @@ class TrainingJob:
     stop: threading.Event = field(default_factory=threading.Event)
     queued: bool = True  # waiting for one of the TRAINING_SLOTS
     done: bool = False
-    error: Optional[str] = None
+    error: Optional[str] = None  # nothing was trained
+    warning: Optional[str] = None  # a model was trained, but e.g. its training diverged and it kept its last good weights
     result: Optional[tuple] = None  # (model, metadata) once trained
     entry_key: Optional[str] = None  # the session model it became, once collected
 
@@ -69,15 +70,11 @@ def start(label: str, total: int, work: Callable[[TrainingJob], tuple]) -> Train
 
     def target():
         import torch
-
-        from chlu_core.training import TrainingDiverged
         torch.set_num_threads(1)  # as for the pages (app.models): these tiny models train fastest on one thread
         try:
             with TRAINING_SLOTS:
                 job.started, job.queued = time.time(), False
-                job.result = work(job)
-        except TrainingDiverged as error:
-            job.error = f"Training diverged: {error}"
+                job.result = work(job)  # a diverging run keeps its last good weights (job.warning says so)
         except ValueError as error:  # bad settings or data, e.g. a velocity above the speed limit c
             job.error = f"Training could not run: {error}"
         finally:
@@ -106,9 +103,10 @@ def experiment_work(experiment: str, config, kind: str, seed: int):
     metrics go into the metadata."""
     def work(job: TrainingJob):
         result = experiments.get(experiment).run(config, seed=seed, progress=job.report, models=(kind,))
+        job.warning = " ".join(result.warnings) or None
         metadata = {"experiment": result.experiment, "preset": "custom", "seed": seed, "config": result.config,
                     "metrics": result.metrics.get(kind, {}), "training_wall_time_s": result.wall_time_s.get(kind),
-                    "stopped_early": job.stop.is_set()}
+                    "stopped_early": job.stop.is_set() or bool(result.warnings)}
         return result.models[kind], metadata
     return work
 
@@ -157,7 +155,9 @@ def csv_work(trajectories: torch.Tensor, config: CsvConfig, kind: str, seed: int
         from chlu_core.experiments import dynamics
         torch.manual_seed(seed)
         model = dynamics.make_models(trajectories.shape[-1] // 2, config, models=(kind,))[kind]
-        wall_time = dynamics.train({kind: model}, trajectories, config, seed=seed, progress=job.report)
+        training = dynamics.train({kind: model}, trajectories, config, seed=seed, progress=job.report)
+        job.warning = " ".join(training.messages) or None
         return model, {"experiment": "csv", "preset": "custom", "seed": seed, "config": dataclasses.asdict(config),
-                       "training_wall_time_s": wall_time[kind], "stopped_early": job.stop.is_set()}
+                       "metrics": training.notes[kind], "training_wall_time_s": training.wall_time_s[kind],
+                       "stopped_early": training.notes[kind]["stopped_early"] or job.stop.is_set()}
     return work

@@ -2,7 +2,9 @@
 
     reproduce {exp1,exp2,exp3,all} --out DIR [--preset paper|best|quick] [--seed N]
         train the experiment's models with a progress bar and write, under DIR/<experiment>/,
-        the checkpoints (<experiment>_<model>.pt), metrics.json and the figures as HTML.
+        the checkpoints (<experiment>_<model>.pt), metrics.json and the figures as HTML. Ctrl-C stops
+        the training after its current iteration and still evaluates and saves what was trained (a
+        second Ctrl-C aborts); a model whose training diverges is saved with its last good weights.
     build-assets [exp1 exp2] [--seed N] [--skip-paper] [--evaluate-only]
         regenerate the shipped checkpoints in assets/ (best preset) and their manifest entries,
         with the paper preset's metrics recorded beside them; --evaluate-only keeps the weights and
@@ -11,7 +13,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import experiments
@@ -19,11 +23,36 @@ from .data.mnist import MissingData
 from .training import Progress, TrainingDiverged
 
 
-class ProgressBars:
-    """A tqdm bar per training stage (model), fed by :class:`~chlu_core.training.Progress` reports."""
+class StopRequest:
+    """Within ``with``, the first Ctrl-C asks the training to stop after its current iteration (the run
+    then evaluates and saves what it has trained); a second one aborts as usual."""
 
-    def __init__(self, prefix: str = ""):
-        self.prefix, self.stage, self.bar = prefix, None, None
+    requested = False
+
+    def __enter__(self) -> "StopRequest":
+        # Python lets only the main thread set a handler; elsewhere Ctrl-C keeps its usual meaning.
+        self._previous = (signal.signal(signal.SIGINT, self._interrupt)
+                          if threading.current_thread() is threading.main_thread() else None)
+        return self
+
+    def _interrupt(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nStopping after this iteration; what was trained will be evaluated and saved "
+              "(Ctrl-C again to abort).", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class ProgressBars:
+    """A tqdm bar per training stage (model), fed by :class:`~chlu_core.training.Progress` reports; stops
+    the training (returns False) once ``stop`` is requested."""
+
+    def __init__(self, prefix: str = "", stop: StopRequest | None = None):
+        self.prefix, self.stage, self.bar, self.stop = prefix, None, None, stop
 
     def __call__(self, report: Progress):
         from tqdm import tqdm
@@ -33,6 +62,7 @@ class ProgressBars:
             self.bar = tqdm(total=report.total, desc=f"{self.prefix}{report.stage}", unit="it", leave=True)
         self.bar.update(report.iteration - self.bar.n)
         self.bar.set_postfix({k: f"{v:.3g}" for k, v in report.losses.items() if k in ("loss", "wake_mse")})
+        return not (self.stop and self.stop.requested)
 
     def close(self):
         if self.bar is not None:
@@ -69,19 +99,30 @@ def reproduce(args) -> int:
         print(f"cannot write to --out {args.out}: {error.strerror or error}", file=sys.stderr)
         return 2
     status = 0
-    for name, module in found.items():
-        bars = ProgressBars(f"{name} ")
-        try:
-            result = module.run(args.preset, seed=args.seed, progress=bars)
-        except (TrainingDiverged, MissingData) as error:
+    with StopRequest() as stop:
+        for name, module in found.items():
+            bars = ProgressBars(f"{name} ", stop)
+            try:
+                result = module.run(args.preset, seed=args.seed, progress=bars)
+            except (TrainingDiverged, MissingData) as error:
+                bars.close()
+                print(f"{name}: {error}", file=sys.stderr)
+                status = 1
+                continue
             bars.close()
-            print(f"{name}: {error}", file=sys.stderr)
-            status = 1
-            continue
-        bars.close()
-        written = result.write(out / name)
-        print(f"{name} ({args.preset}, seed {args.seed}): wrote {written}/metrics.json, "
-              f"{len(result.models)} checkpoints and {len(result.figures)} figures")
+            for warning in result.warnings:  # e.g. a model whose training diverged: saved as it last was good
+                print(f"{name}: {warning}", file=sys.stderr)
+                status = 1
+            written = result.write(out / name)
+            stopped = " (training stopped early)" if stop.requested else ""
+            print(f"{name} ({args.preset}, seed {args.seed}){stopped}: wrote {written}/metrics.json, "
+                  f"{len(result.models)} checkpoints and {len(result.figures)} figures")
+            if stop.requested:
+                skipped = list(found)[list(found).index(name) + 1:]
+                if skipped:
+                    print(f"stopped: {', '.join(skipped)} not run", file=sys.stderr)
+                status = 130  # interrupted, as a shell reports Ctrl-C
+                break
     if created and not any(out.iterdir()):  # every experiment failed: leave no empty folder behind
         out.rmdir()
     return status

@@ -148,6 +148,8 @@ if job is not None and job.done:
     training.collect(job)
     if job.error:
         st.error(job.error, icon="⚠️")
+    if job.warning:
+        st.warning(job.warning, icon="⚠️")
     entry = models.by_key(job.entry_key) if job.entry_key else None
     if entry is not None:
         note = " (stopped early)" if entry.metadata.get("stopped_early") else ""

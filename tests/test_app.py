@@ -582,6 +582,25 @@ def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     assert entry[0].label in [a["text"] for a in figures(at)[0]["layout"]["annotations"]]  # compared at once
 
 
+def test_a_diverging_training_shows_why_and_keeps_the_model_with_its_last_good_weights(monkeypatch):
+    from chlu_core.experiments import dynamics
+    from chlu_core.training import TrainingDiverged
+
+    def diverges(model, data, config, **kwargs):
+        raise TrainingDiverged("training diverged at iteration 3 (loss {'loss': nan}); the model keeps its "
+                               "weights from iteration 0. Lower the learning rate or dt.", iteration=3)
+    monkeypatch.setattr(dynamics, "train_chlu", diverges)
+    at = open_page("train", data="exp2", model="CHLU", iterations=10, window=8)
+    next(b for b in at.button if b.label == "Train").click().run()
+    wait_for_training(at)
+    assert not at.exception and not at.error
+    assert [w.value for w in at.warning] == ["CHLU: training diverged at iteration 3 (loss {'loss': nan}); the model "
+                                             "keeps its weights from iteration 0. Lower the learning rate or dt."]
+    assert "is trained (stopped early)" in at.success[0].value
+    (entry,) = at.session_state["user_models"].values()
+    assert entry[0].metrics["diverged_at_iteration"] == 3
+
+
 def test_a_training_job_runs_torch_on_one_thread():
     """The app's thread policy (app.models) holds for training too, though the Train page loads no torch."""
     from app import training

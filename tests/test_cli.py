@@ -1,8 +1,13 @@
 import json
+import os
+import signal
 
 import pytest
+import torch
 
-from chlu_core import cli, experiments
+from chlu_core import checkpoints, cli, experiments
+from chlu_core.experiments import dynamics
+from chlu_core.training import TrainingDiverged
 
 
 def test_help_explains_every_command(capsys):
@@ -72,3 +77,41 @@ def test_missing_mnist_is_reported_without_a_traceback(tmp_path, capsys, monkeyp
     assert cli.main(["reproduce", "exp3", "--out", str(tmp_path / "out"), "--preset", "quick"]) == 1
     assert "MNIST files are missing" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written, no empty folder left
+
+
+def test_a_model_whose_training_diverges_is_saved_with_its_last_good_weights_and_the_rest_still_train(
+        monkeypatch, tmp_path, capsys):
+    real = dynamics.train_baseline
+
+    def node_diverges(model, data, config, **kwargs):
+        if kwargs["stage"] == "NODE":
+            raise TrainingDiverged("training diverged at iteration 4 (loss {'loss': nan}); the model keeps its "
+                                   "weights from iteration 0.", iteration=4)
+        return real(model, data, config, **kwargs)
+    monkeypatch.setattr(dynamics, "train_baseline", node_diverges)
+    assert cli.main(["reproduce", "exp1", "--out", str(tmp_path), "--preset", "quick"]) == 1
+    assert "exp1: NODE: training diverged at iteration 4" in capsys.readouterr().err
+    metrics = json.loads((tmp_path / "exp1" / "metrics.json").read_text())["metrics"]
+    assert metrics["NODE"]["diverged_at_iteration"] == 4 and metrics["NODE"]["stopped_early"]
+    assert "diverged_at_iteration" not in metrics["CHLU"] and not metrics["LSTM"]["stopped_early"]
+    for model in ("chlu", "lstm", "node"):
+        checkpoints.load(tmp_path / "exp1" / f"exp1_{model}.pt")
+
+
+def test_ctrl_c_stops_training_and_still_evaluates_and_saves_what_was_trained(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(experiments.EXPERIMENTS, "exp3", "chlu_core.experiments.not_written_yet")
+    real = dynamics.train_chlu
+
+    def interrupted(model, data, config, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # as a user's Ctrl-C, just as training starts
+        return real(model, data, config, **kwargs)
+    monkeypatch.setattr(dynamics, "train_chlu", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main(["reproduce", "all", "--out", str(tmp_path), "--preset", "quick"]) == 130
+    assert signal.getsignal(signal.SIGINT) is before  # the usual Ctrl-C is back
+    err = capsys.readouterr().err
+    assert "Stopping after this iteration" in err and "stopped: exp2 not run" in err
+    summary = json.loads((tmp_path / "exp1" / "metrics.json").read_text())
+    assert all(summary["metrics"][name]["stopped_early"] for name in ("CHLU", "LSTM", "NODE"))
+    assert torch.isfinite(torch.tensor(summary["metrics"]["CHLU"]["orbit_error"]))  # evaluated all the same
+    assert (tmp_path / "exp1" / "exp1_chlu.pt").exists() and not (tmp_path / "exp2").exists()

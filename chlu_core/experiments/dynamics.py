@@ -3,13 +3,14 @@ data regime and budget (the CHLU by wake–sleep, LSTM and NODE by their own los
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 
 from ..baselines import LSTMBaseline, NeuralODEBaseline
 from ..potentials import MLPPotential
-from ..training import ProgressCallback
+from ..training import ProgressCallback, TrainingDiverged
 from ..training.baselines import train_baseline
 from ..training.wake_sleep import WakeSleepConfig, train_chlu
 from ..unit import CHLU
@@ -40,15 +41,31 @@ def make_models(dim: int, config, models=MODELS) -> dict:
     return {name: builders[name]() for name in MODELS if name in models}
 
 
+@dataclass
+class Training:
+    """How :func:`train` went: seconds per model; per model, notes for its metrics (``stopped_early``, and
+    ``diverged_at_iteration`` where its training diverged); and a message for people per divergence."""
+
+    wall_time_s: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
+    messages: list = field(default_factory=list)
+
+
 def train(models: dict, data: torch.Tensor, config: WakeSleepConfig, seed: int = 0,
-          progress: Optional[ProgressCallback] = None) -> dict:
-    """Train each model in place on ``data`` ``(time, n_traj, 2·dim)``; returns name → seconds.
-    Every model is seeded with ``seed`` before its training, so each is reproducible on its own."""
-    wall_time = {}
+          progress: Optional[ProgressCallback] = None) -> Training:
+    """Train each model in place on ``data`` ``(time, n_traj, 2·dim)``. Every model is seeded with ``seed``
+    before its training, so each is reproducible on its own. A model whose training diverges keeps its
+    last good weights, and the others still train: a run never loses what it has trained."""
+    outcome = Training()
     for name, model in models.items():
         torch.manual_seed(seed)
         start = time.perf_counter()
         trainer = train_chlu if isinstance(model, CHLU) else train_baseline
-        trainer(model, data, config, progress=progress, seed=seed, stage=name)
-        wall_time[name] = round(time.perf_counter() - start, 2)
-    return wall_time
+        try:
+            log = trainer(model, data, config, progress=progress, seed=seed, stage=name)
+            outcome.notes[name] = {"stopped_early": log.stopped_early}
+        except TrainingDiverged as error:
+            outcome.notes[name] = {"stopped_early": True, "diverged_at_iteration": error.iteration}
+            outcome.messages.append(f"{name}: {error}")
+        outcome.wall_time_s[name] = round(time.perf_counter() - start, 2)
+    return outcome

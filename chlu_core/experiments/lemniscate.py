@@ -94,10 +94,13 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
     name, config = resolve(PRESETS, preset)
     torch.manual_seed(seed)
     trained = make_models(2, config, models)
-    wall_time = train(trained, make_data(config), config, seed=seed, progress=progress)
+    training = train(trained, make_data(config), config, seed=seed, progress=progress)
     metrics = evaluate(trained, config, seed=seed)
+    for model_name, notes in training.notes.items():
+        metrics[model_name].update(notes)
     return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=trained, metrics=metrics,
-                            figures=figures(trained, config), wall_time_s=wall_time)
+                            figures=figures(trained, config), wall_time_s=training.wall_time_s,
+                            warnings=training.messages)
 
 
 @torch.no_grad()

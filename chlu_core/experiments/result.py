@@ -15,7 +15,9 @@ class ExperimentResult:
     """One run of one experiment preset.
 
     ``models``: name → trained model (e.g. "CHLU", "LSTM", "NODE"); ``metrics``: JSON-serialisable
-    numbers per model; ``figures``: name → Plotly figure; ``config``: the preset's settings as a dict.
+    numbers per model; ``figures``: name → Plotly figure; ``config``: the preset's settings as a dict;
+    ``warnings``: what went wrong but left a result (a model whose training diverged keeps its last good
+    weights, and its metrics say ``diverged_at_iteration``).
     """
 
     experiment: str
@@ -26,6 +28,7 @@ class ExperimentResult:
     metrics: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
     wall_time_s: dict = field(default_factory=dict)  # model name → training seconds
+    warnings: list = field(default_factory=list)  # for people: e.g. a model whose training diverged
 
     def write(self, out_dir) -> Path:
         """Write ``<model>.pt`` checkpoints, ``metrics.json`` and ``<figure>.html`` under ``out_dir``."""

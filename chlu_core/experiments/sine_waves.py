@@ -139,10 +139,13 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
     torch.manual_seed(seed)
     trained = make_models(1, config, models)
     train_data, _ = make_data(config)
-    wall_time = train(trained, train_data, config, seed=seed, progress=progress)
+    training = train(trained, train_data, config, seed=seed, progress=progress)
     metrics = evaluate(trained, config, seed=seed)
+    for model_name, notes in training.notes.items():
+        metrics[model_name].update(notes)
     return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=trained, metrics=metrics,
-                            figures=figures(trained, config, metrics, seed), wall_time_s=wall_time)
+                            figures=figures(trained, config, metrics, seed), wall_time_s=training.wall_time_s,
+                            warnings=training.messages)
 
 
 def kinetic_energies(runs: dict, dt: float) -> dict:
