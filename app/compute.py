@@ -137,17 +137,56 @@ def potential_along(_model: CHLU, digest: str, positions: numpy.ndarray) -> nump
         return _model.potential_energy(torch.as_tensor(positions, dtype=next(_model.parameters()).dtype)).numpy()
 
 
+def _wave_setting(dt: float) -> sine_waves.Config:
+    """Experiment II's test setting sampled at step ``dt``: the same waves, noisy starts and 50 time units.
+    A model steps at the dt it was trained with; fed waves sampled at another, it runs at the wrong frequency."""
+    paper = sine_waves.PRESETS["paper"]
+    return dataclasses.replace(paper, dt=dt, steps=max(2, round(paper.steps * paper.dt / dt)))
+
+
+def _by_step(models: dict, dts: tuple) -> list:
+    """``(dt, {label: model})`` groups of ``models`` by their steps ``dts`` (in the models' order), the
+    pages' reference step ``SINE["dt"]`` first (its group may be empty): its runs set the time grid."""
+    groups = {SINE["dt"]: {}}
+    for (label, model), dt in zip(models.items(), dts):
+        groups.setdefault(dt, {})[label] = model
+    return list(groups.items())
+
+
+def _resampled(values: numpy.ndarray, dt: float, times: numpy.ndarray) -> numpy.ndarray:
+    """``values`` ``(time, …)`` sampled every ``dt`` from t = 0, linearly interpolated at ``times``."""
+    columns = values.reshape(len(values), -1).T
+    own = dt * numpy.arange(len(values))
+    return numpy.stack([numpy.interp(times, own, column) for column in columns], -1).reshape(
+        (len(times),) + values.shape[1:])
+
+
+def _in_order(results: dict, labels) -> dict:
+    """``results`` with the models' ``labels`` first, in order (the figures' columns), then the rest."""
+    return {**{label: results[label] for label in labels if label in results},
+            **{name: value for name, value in results.items() if name not in labels}}
+
+
 @st.cache_data(max_entries=32, show_spinner="Free-running the models from noisy starts …")
-def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed: int) -> dict:
-    """Free runs of ``_models`` (label → model) and the oracle from the test ``waves`` started at
-    noise ``sigma`` (experiment II), with their kinetic energies per unit mass: ``runs`` (name →
-    ``(time, waves, 2)`` or None if it diverged), ``from_q``, ``from_p`` (name → ``(time, waves)``),
-    ``expected`` ``(time, waves)`` and ``times``."""
-    config = sine_waves.PRESETS["paper"]
-    runs = sine_waves.noisy_runs(_models, config, sigma, seed=seed, waves=list(waves))
-    energies = sine_waves.kinetic_energies(runs, config.dt)
-    as_numpy = {name: None if run is None else run.numpy() for name, run in runs.items()}
-    return {"runs": as_numpy, "times": config.dt * numpy.arange(runs["clean"].shape[0]), **energies}
+def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed: int, dts: tuple) -> dict:
+    """Free runs of ``_models`` (label → model, each stepping at its ``dts``) and the oracle from the test
+    ``waves`` started at noise ``sigma`` (experiment II), with their kinetic energies per unit mass:
+    ``runs`` (name → ``(time, waves, 2)`` or None if it diverged), ``from_q``, ``from_p`` (name →
+    ``(time, waves)``), ``expected`` ``(time, waves)`` and ``times``, every model's on the grid of step
+    ``SINE["dt"]`` (its finite differences taken at its own step, then resampled)."""
+    result = None
+    for dt, group in _by_step(_models, dts):
+        runs = sine_waves.noisy_runs(group, _wave_setting(dt), sigma, seed=seed, waves=list(waves))
+        part = {"runs": {name: None if run is None else run.numpy() for name, run in runs.items()},
+                **sine_waves.kinetic_energies(runs, dt)}
+        if result is None:
+            result = {**part, "times": dt * numpy.arange(runs["clean"].shape[0])}
+            continue
+        for key in ("runs", "from_q", "from_p"):
+            result[key].update({label: None if part[key].get(label) is None else
+                                _resampled(part[key][label], dt, result["times"])
+                                for label in group if label in part[key]})
+    return {**result, **{key: _in_order(result[key], _models) for key in ("runs", "from_q", "from_p")}}
 
 
 def _filter_of(mode: str, gamma: float, fraction: float, strength: float, shell: bool):
@@ -160,11 +199,11 @@ def _filter_of(mode: str, gamma: float, fraction: float, strength: float, shell:
 
 
 @st.cache_data(max_entries=64, show_spinner="Measuring the MSE at every noise level …")
-def filtering_curve(_model: nn.Module, digest: str, noise_filter: tuple) -> dict:
-    """The model's (and the oracle's) free-run MSE at each σ of experiment II, a CHLU under
-    ``noise_filter`` (see :data:`NOISE_DEFAULTS`); pass :data:`UNFILTERED` for a baseline, which has no
-    filter, so that its curve is computed once."""
-    return filtering.mse_against_sigma({"model": _model}, sine_waves.PRESETS["paper"], sine_waves.SIGMAS,
+def filtering_curve(_model: nn.Module, digest: str, noise_filter: tuple, dt: float) -> dict:
+    """The model's (and the oracle's) free-run MSE at each σ of experiment II, the model stepping at ``dt``,
+    a CHLU under ``noise_filter`` (see :data:`NOISE_DEFAULTS`); pass :data:`UNFILTERED` for a baseline,
+    which has no filter, so that its curve is computed once."""
+    return filtering.mse_against_sigma({"model": _model}, _wave_setting(dt), sine_waves.SIGMAS,
                                        _filter_of(*noise_filter))
 
 
@@ -174,7 +213,8 @@ def mse_curve(entry, model: nn.Module, noise_filter: tuple) -> dict:
     the curves recorded there when the assets were built: the Noise page's first view then needs no
     free runs (three models at ten σ: 2–3 s on two cores)."""
     recorded = _recorded_mse(entry, noise_filter)
-    return recorded if recorded is not None else filtering_curve(model, entry.digest, noise_filter)
+    return recorded if recorded is not None else filtering_curve(model, entry.digest, noise_filter,
+                                                                 model_dt(model, entry.metadata))
 
 
 def _recorded_mse(entry, noise_filter: tuple) -> dict | None:
@@ -193,13 +233,21 @@ def _recorded_mse(entry, noise_filter: tuple) -> dict | None:
 
 
 @st.cache_data(max_entries=32, show_spinner="Free-running from the noisy starts …")
-def filtered_waves(_models: dict, digests: tuple, noise_filter: tuple, sigma: float, waves: tuple) -> dict:
-    """Positions x ``(time, waves)`` of each model, the clean waves and the oracle, from the test
-    ``waves`` started at noise ``sigma``, each CHLU under ``noise_filter``; a diverged model maps to None."""
-    runs = filtering.filtered_runs(_models, sine_waves.PRESETS["paper"], sigma, _filter_of(*noise_filter),
-                                   waves=list(waves))
-    runs.pop("noisy_start")
-    return {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}
+def filtered_waves(_models: dict, digests: tuple, noise_filter: tuple, sigma: float, waves: tuple,
+                   dts: tuple) -> dict:
+    """Positions x ``(time, waves)`` of each model (stepping at its ``dts``), the clean waves and the
+    oracle, from the test ``waves`` started at noise ``sigma``, each CHLU under ``noise_filter``, on the
+    grid of step ``SINE["dt"]``; a diverged model maps to None."""
+    result = None
+    for dt, group in _by_step(_models, dts):
+        runs = filtering.filtered_runs(group, _wave_setting(dt), sigma, _filter_of(*noise_filter), waves=list(waves))
+        runs.pop("noisy_start")
+        part = {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}
+        if result is None:
+            result, times = part, dt * numpy.arange(len(part["clean"]))
+            continue
+        result.update({label: None if part[label] is None else _resampled(part[label], dt, times) for label in group})
+    return _in_order(result, _models)
 
 
 @st.cache_resource(show_spinner="Loading the MNIST test set for its centroid …")

@@ -68,13 +68,15 @@ def _default_views() -> None:
     # In the pages' order (the paper's), so that the digests, part of the cache key, line up.
     waves = sorted((e for e in shipped if e.experiment == "exp2"), key=lambda e: models.PAPER_ORDER.index(e.kind))
     wave_models, wave_digests = {e.label: models.model(e) for e in waves}, tuple(e.digest for e in waves)
+    wave_dts = tuple(compute.model_dt(wave_models[e.label], e.metadata) for e in waves)
     if waves and _next_view():  # Energy
-        compute.noisy_waves(wave_models, wave_digests, **compute.ENERGY_DEFAULTS)
+        compute.noisy_waves(wave_models, wave_digests, **compute.ENERGY_DEFAULTS, dts=wave_dts)
     for entry in (e for e in waves if _next_view()):  # Noise filtering
         compute.mse_curve(entry, wave_models[entry.label],
                           compute.NOISE_DEFAULTS if entry.kind == "CHLU" else compute.UNFILTERED)
     if waves and _next_view():  # and its reconstructions
-        compute.filtered_waves(wave_models, wave_digests, compute.NOISE_DEFAULTS, **compute.RECONSTRUCTION_DEFAULTS)
+        compute.filtered_waves(wave_models, wave_digests, compute.NOISE_DEFAULTS, **compute.RECONSTRUCTION_DEFAULTS,
+                               dts=wave_dts)
     for entry in (e for e in shipped if e.experiment == "exp3" and _next_view()):  # MNIST
         compute.dream(models.model(entry), entry.digest, **compute.DREAM_DEFAULTS,
                       clip_every=compute.clip_every_of(entry.metadata))

@@ -25,8 +25,9 @@ if not waves:
     st.info("Choose at least one test wave.")
     st.stop()
 
-result = compute.noisy_waves({e.label: models.model(e) for e in entries}, tuple(e.digest for e in entries),
-                             sigma, tuple(int(w) - 1 for w in waves), seed)
+chosen = {e.label: models.model(e) for e in entries}
+result = compute.noisy_waves(chosen, tuple(e.digest for e in entries), sigma, tuple(int(w) - 1 for w in waves), seed,
+                             tuple(compute.model_dt(chosen[e.label], e.metadata) for e in entries))
 failed = [name for name, run in result["runs"].items() if run is None]
 if failed:
     st.warning(f"{', '.join(failed)} diverged from this start and is left out.", icon="⚠️")

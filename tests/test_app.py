@@ -5,6 +5,7 @@ the page shows: titles, widgets restored from the URL, charts (Plotly figures ar
 """
 import base64
 import json
+import math
 import re
 import subprocess
 import sys
@@ -599,6 +600,39 @@ def test_a_diverging_training_shows_why_and_keeps_the_model_with_its_last_good_w
     assert "is trained (stopped early)" in at.success[0].value
     (entry,) = at.session_state["user_models"].values()
     assert entry[0].metrics["diverged_at_iteration"] == 3
+
+
+def test_energy_and_noise_run_each_sine_wave_model_at_its_own_time_step():
+    # A model steps at the dt it was trained with (the Train page has a dt slider), so the pages must feed it
+    # waves sampled at that dt and draw it in time units. Two exact 1 Hz oscillators (H = ½p² + 2π²q², the
+    # network's V zeroed), one stepping at 0.05 and one at 0.1: fed at 0.05 per step, the second ran at 2 Hz.
+    import app.compute as compute
+
+    def oscillator(dt):
+        unit = chlu_core.CHLU(1, chlu_core.MLPPotential(1, hidden=4), kinetic="newtonian", alpha=2 * math.pi ** 2,
+                              dt=dt)
+        with torch.no_grad():
+            for weight in unit.potential.parameters():
+                weight.zero_()
+        return unit
+
+    def period(x, times):  # time units between upward zero crossings
+        return numpy.diff(times[numpy.flatnonzero(numpy.diff(numpy.sign(x)) > 0)]).mean()
+    units = {"fine": oscillator(0.05), "coarse": oscillator(0.1)}
+    waves = compute.noisy_waves(units, ("a", "b"), 0.0, (0, 1), 0, (0.05, 0.1))
+    assert list(waves["runs"])[:2] == ["fine", "coarse"] and list(waves["from_q"]) == ["fine", "coarse"]
+    times = waves["times"]
+    assert waves["runs"]["coarse"].shape == waves["runs"]["fine"].shape and len(times) == 1000
+    for name in units:
+        assert period(waves["runs"][name][:, 1, 0], times) == pytest.approx(1.0, rel=0.03)
+        ripple = waves["from_q"][name][:, 0] - waves["from_q"][name][:, 0].mean()
+        assert period(ripple, times) == pytest.approx(0.5, rel=0.03)  # ½ẋ² beats twice per cycle
+    positions = compute.filtered_waves(units, ("a", "b"), compute.UNFILTERED, 0.0, (0,), (0.05, 0.1))
+    assert period(positions["coarse"][:, 0], times) == pytest.approx(1.0, rel=0.03)
+    # The same noisy starts over the same 50 time units whatever the step: the oracle's MSE agrees.
+    at_coarse = compute.filtering_curve(units["coarse"], "b", compute.UNFILTERED, 0.1)
+    at_fine = compute.filtering_curve(units["fine"], "a", compute.UNFILTERED, 0.05)
+    assert at_coarse["oracle"] == pytest.approx(at_fine["oracle"], rel=0.05)
 
 
 def test_a_training_job_runs_torch_on_one_thread():
