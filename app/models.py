@@ -164,11 +164,14 @@ def add_checkpoint(data: bytes, label: str) -> ModelEntry:
     key = f"yours-{digest[:10]}"
     if key in state.user_models():  # the same file again
         return state.user_models()[key][0]
+    kind = KINDS[type(model).__name__]
+    if not label.upper().startswith(kind.upper()):  # the figures colour a model by its label's first word
+        label = f"{kind} · {label}"
     taken, unique, n = {e.label for e in entries()}, label, 2
     while unique in taken:  # labels name the curves on every page, so they must differ
         unique, n = f"{label} ({n})", n + 1
     metadata, ignored = _trusted(model, metadata)
-    described = {**assets.model_fields(model, {**metadata, "model": KINDS[type(model).__name__]}),
+    described = {**assets.model_fields(model, {**metadata, "model": kind}),
                  "experiment": metadata["experiment"], "metrics": metadata.get("metrics", {})}
     entry = _entry(key, unique, "yours", digest, described, metadata, ignored=ignored)
     state.user_models()[entry.key] = (entry, model, bytes(data))

@@ -519,13 +519,16 @@ def test_an_uploaded_checkpoint_joins_this_session_only():
     data = chlu_core.to_bytes(unit, {"experiment": "exp1"})
     mine = upload(open_page("models"), "mine.pt", data)
     assert_clean(mine)
-    assert "mine" in listed(mine)
+    assert "CHLU · mine" in listed(mine)  # its kind first: every page colours it as a CHLU
     assert downloads(mine) == {"Download": True}
     assert any(key.startswith("yours-") for key in mine.multiselect[0].value)  # and it is compared
     mine.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
-    assert "mine" in [a["text"] for a in figures(mine)[0]["layout"]["annotations"]]
+    rollouts = figures(mine)[0]
+    assert "CHLU · mine" in [a["text"] for a in rollouts["layout"]["annotations"]]
+    assert {t["line"]["color"] for t in rollouts["data"] if t.get("name") == "CHLU · mine" and "line" in t} == \
+        {chlu_core.figures.MODEL_COLORS["CHLU"]}
     someone_else = open_page("models")
-    assert "mine" not in listed(someone_else)
+    assert "CHLU · mine" not in listed(someone_else)
 
 
 
@@ -536,7 +539,7 @@ def test_an_upload_whose_metadata_does_not_fit_is_added_without_it_and_breaks_no
     data = chlu_core.to_bytes(unit, {"experiment": "exp2", "metrics": "good", "config": {"dt": "fast"}})
     at = upload(open_page("models"), "odd.pt", data)
     assert_clean(at)
-    assert "odd" in listed(at)
+    assert "CHLU · odd" in listed(at)
     assert any("experiment, metrics, config" in s.value and "ignored" in s.value for s in at.success)
     (entry,) = [e for e, _, _ in at.session_state["user_models"].values()]
     assert entry.experiment == "exp1" and entry.metrics == {}
