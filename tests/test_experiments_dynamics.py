@@ -190,3 +190,15 @@ def test_one_diverging_model_keeps_its_last_good_weights_and_the_others_still_tr
     assert result.metrics["LSTM"]["orbit_error"] < 1.0  # trained as usual
     assert [w.split(":")[0] for w in result.warnings] == ["CHLU"] and "diverged at iteration 1" in result.warnings[0]
     assert all(torch.isfinite(w).all() for w in result.models["CHLU"].parameters())
+
+
+def test_exp2_reports_the_chlus_largest_momentum_beside_its_velocity(exp2_quick):
+    chlu, config = exp2_quick.metrics["CHLU"], sine_waves.PRESETS["quick"]
+    assert len(chlu["max_momentum"]) == len(chlu["sigmas"]) and "max_momentum" not in exp2_quick.metrics["LSTM"]
+    unit = exp2_quick.models["CHLU"]
+    index = chlu["sigmas"].index(config.figure_sigma)
+    run = sine_waves.noisy_runs({"CHLU": unit}, config, config.figure_sigma, seed=0)["CHLU"]
+    with torch.no_grad():
+        momentum = unit.kinetic.momentum(run[..., 1:])  # p from the velocity channel ∂H/∂p
+    assert chlu["max_momentum"][index] == pytest.approx(momentum.abs().max().item(), rel=1e-6)
+    assert chlu["max_velocity_channel"][index] == pytest.approx(run[..., 1].abs().max().item(), rel=1e-6)

@@ -101,14 +101,22 @@ def _noisy_runs(models: dict, config: Config, sigma: float, seed: int, waves, fi
     return runs
 
 
-def _wave_metrics(run, clean, dt) -> dict:
-    return wave_metrics(run[..., 0], run[..., 1], clean, dt) if run is not None else {"mse": float("inf")}
+def _wave_metrics(run, clean, dt, model=None) -> dict:
+    """:func:`~chlu_core.metrics.wave_metrics` of a free run (None: it diverged), and for a CHLU its
+    largest momentum |p| (``max_momentum``; its velocity channel is ∂H/∂p, not p)."""
+    metrics = wave_metrics(run[..., 0], run[..., 1], clean, dt) if run is not None else {"mse": float("inf")}
+    if isinstance(model, CHLU):
+        with torch.no_grad():
+            momentum = None if run is None else model.kinetic.momentum(run[..., 1:].to(next(model.parameters()).dtype))
+        finite = momentum is not None and bool(torch.isfinite(momentum).all())
+        metrics["max_momentum"] = momentum.abs().max().item() if finite else float("inf")
+    return metrics
 
 
 def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
     """Per model (and the oracle), lists aligned with ``config.sigmas``: mse, max_speed_fd,
-    max_velocity_channel, kinetic_discrepancy, frequency (Hz); plus the true frequency and, for the
-    CHLU, its speed limit c/√M. A CHLU that ``config`` filters (see :func:`is_filtered`) reports its
+    max_velocity_channel, kinetic_discrepancy, frequency (Hz), and for the CHLU max_momentum (max |p|;
+    a baseline's p is its velocity channel); plus the true frequency and, for the CHLU, its speed limit c/√M. A CHLU that ``config`` filters (see :func:`is_filtered`) reports its
     filtered runs, then the same metrics of its unfiltered runs with the suffix ``_unfiltered`` and
     its training energy ``energy_level`` E*."""
     metrics = {name: {"sigmas": list(config.sigmas)} for name in [*models, "oracle"]}
@@ -116,12 +124,12 @@ def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
     for sigma in config.sigmas:
         runs = _noisy_runs(models, config, sigma, seed, None, filters)
         for name in [*models, "oracle"]:
-            for key, value in _wave_metrics(runs[name], runs["clean"], config.dt).items():
+            for key, value in _wave_metrics(runs[name], runs["clean"], config.dt, models.get(name)).items():
                 metrics[name].setdefault(key, []).append(value)
         if filters:
             free = _noisy_runs({name: models[name] for name in filters}, config, sigma, seed, None, {})
             for name in filters:
-                for key, value in _wave_metrics(free[name], free["clean"], config.dt).items():
+                for key, value in _wave_metrics(free[name], free["clean"], config.dt, models[name]).items():
                     metrics[name].setdefault(key + "_unfiltered", []).append(value)
     for name, model in models.items():
         metrics[name]["true_frequency"] = config.frequency_hz
