@@ -50,26 +50,37 @@ def truth(experiment: str) -> numpy.ndarray:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def rollout_player(_runs: dict, shown: tuple, experiment: str, cycles: int):
+def rollout_player(_runs: dict, shown: tuple, experiment: str, cycles: int, steps_per_cycle: int | None = None,
+                   dt: float | None = None, _reference: list | None = None):
     """The Rollouts page's figure (:func:`chlu_core.figures.rollout_player`) of the free runs ``_runs``
     (label → run), built once per ``shown`` models ((label, digest) pairs, in order) and ``cycles``:
-    its animation frames take a few tenths of a second to build. Shared by every session: never mutate it."""
+    its animation frames take a few tenths of a second to build. Shared by every session: never mutate it.
+    For a CSV-trained model (experiment "csv") a cycle is its training trajectory's ``steps_per_cycle``
+    steps of ``dt``, and the truth its observed orbit ``_reference`` (set by its digest, in ``shown``)."""
+    if experiment == "csv":
+        return figures.rollout_player(_runs, steps_per_cycle, dt,
+                                      truth=None if _reference is None else numpy.asarray(_reference))
     spec = LEMNISCATE if experiment == "exp1" else SINE
     return figures.rollout_player(_runs, spec["steps_per_cycle"], spec["dt"], truth=truth(experiment))
 
 
 @st.cache_data(max_entries=64, show_spinner="Free-running the model …")
-def free_run(_model: nn.Module, digest: str, experiment: str, cycles: int, dt: float) -> dict:
+def free_run(_model: nn.Module, digest: str, experiment: str, cycles: int, dt: float, start: tuple | None = None,
+             steps_per_cycle: int | None = None) -> dict:
     """A model's free run for ``cycles`` cycles of ``experiment`` from the experiment's own start (the
-    last training state of the lemniscate; the first test wave), batch 1: arrays ``q`` and ``v``
-    ``(time, dim)``, and for a CHLU its energy ``H`` ``(time,)``; a shipped model's run precomputed
-    with the assets is read, not run. Raises :class:`RolloutFailed`."""
+    last training state of the lemniscate; the first test wave; for a CSV-trained model, experiment
+    "csv", the observed ``start`` its metadata keeps, a cycle being its trajectory's ``steps_per_cycle``
+    steps), batch 1: arrays ``q`` and ``v`` ``(time, dim)``, and for a CHLU its energy ``H`` ``(time,)``;
+    a shipped model's run precomputed with the assets is read, not run. Raises :class:`RolloutFailed`."""
     shipped = precomputed.free_run(digest, experiment, cycles)
     if shipped is not None:
         q, v = torch.from_numpy(shipped["q"]), torch.from_numpy(shipped["v"])
     else:
         try:
-            if experiment == "exp1":
+            if experiment == "csv":
+                observed = torch.tensor([start], dtype=next(_model.parameters()).dtype)
+                run = sine_waves.free_run(_model, observed, cycles * steps_per_cycle)
+            elif experiment == "exp1":
                 config = dataclasses.replace(lemniscate.PRESETS["paper"], dt=dt, free_run_cycles=cycles)
                 run = lemniscate.free_run(_model, config).states
             else:

@@ -7,6 +7,7 @@ that only lists them (Models) draws without torch, which takes 2 s to import.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ EXPERIMENTS = {"exp1": "Lemniscate (I)", "exp2": "Sine waves (II)", "exp3": "MNI
 DIM_EXPERIMENT = {2: "exp1", 1: "exp2", 784: "exp3"}  # for uploads whose metadata names no experiment
 EXPERIMENT_DIM = {experiment: dim for dim, experiment in DIM_EXPERIMENT.items()}
 MAX_UPLOAD_MB = 20  # the same as server.maxUploadSize in .streamlit/config.toml
+MAX_CSV_STEPS = 100_000  # a CSV trajectory's length that the Rollouts page will free-run many times over
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,20 @@ def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
     if "preset" in trusted and not isinstance(trusted["preset"], str):
         ignored.append("preset")
         del trusted["preset"]
+    checks = {"start": lambda v: _is_numbers(v, 2 * model.dim),  # a CSV model's free run (app.training.csv_start)
+              "steps": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_CSV_STEPS,
+              "reference": lambda v: isinstance(v, list) and len(v) <= 5000 and all(_is_numbers(r, 2) for r in v)}
+    for name, check in checks.items():
+        if name in trusted and not check(trusted[name]):
+            ignored.append(name)
+            del trusted[name]
     return trusted, tuple(ignored)
+
+
+def _is_numbers(values, length: int) -> bool:
+    """A list of ``length`` finite numbers."""
+    return (isinstance(values, list) and len(values) == length
+            and all(_is_number(v) and math.isfinite(v) for v in values))
 
 
 def _is_number(value) -> bool:

@@ -159,5 +159,17 @@ def csv_work(trajectories: torch.Tensor, config: CsvConfig, kind: str, seed: int
         job.warning = " ".join(training.messages) or None
         return model, {"experiment": "csv", "preset": "custom", "seed": seed, "config": dataclasses.asdict(config),
                        "metrics": training.notes[kind], "training_wall_time_s": training.wall_time_s[kind],
-                       "stopped_early": training.notes[kind]["stopped_early"] or job.stop.is_set()}
+                       "stopped_early": training.notes[kind]["stopped_early"] or job.stop.is_set(),
+                       **csv_start(trajectories)}
     return work
+
+
+def csv_start(trajectories: torch.Tensor, points: int = 1000) -> dict:
+    """What the Rollouts and Landscape pages free-run a CSV-trained model from, kept in its metadata: the
+    first trajectory's first state ``start`` (positions, then velocities), its length ``steps`` and its
+    orbit ``reference`` (at most ``points`` rows of the plane the pages draw: q₁, q₂, or q, q̇ in 1-D)."""
+    first = trajectories[:, 0].double()
+    dim = first.shape[-1] // 2
+    plane = first[:, :2] if dim >= 2 else first
+    every = max(1, -(-len(plane) // points))
+    return {"start": first[0].tolist(), "steps": len(first) - 1, "reference": plane[::every].tolist()}

@@ -6,14 +6,27 @@ import streamlit as st
 from . import compute, layout, models
 
 
+def can_free_run(entry) -> bool:
+    """Whether the pages can free-run ``entry``: a paper experiment's model, or a CSV-trained one that
+    keeps its start (app.training.csv_start)."""
+    return entry.experiment in ("exp1", "exp2") or entry.experiment == "csv" and {"start", "steps"} <= set(entry.metadata)
+
+
+def _csv_cycle(entry) -> dict:
+    """A CSV-trained model's start and cycle (its training trajectory's length) for compute.free_run."""
+    return {"start": tuple(entry.metadata["start"]), "steps_per_cycle": entry.metadata["steps"]}
+
+
 def free_runs(entries: list, experiment: str, cycles: int) -> dict:
-    """Label → free run of each model; a model whose run diverges is reported, not raised."""
+    """Label → free run of each model (see :func:`can_free_run`); a model whose run diverges is
+    reported, not raised."""
     runs = {}
     for entry in entries:
         try:
             model = models.model(entry)
             runs[entry.label] = compute.free_run(model, entry.digest, experiment, cycles,
-                                                 compute.model_dt(model, entry.metadata))
+                                                 compute.model_dt(model, entry.metadata),
+                                                 **(_csv_cycle(entry) if experiment == "csv" else {}))
         except compute.RolloutFailed as error:
             st.warning(f"**{layout.markdown_text(entry.label)}** could not be run: {error}", icon="⚠️")
     return runs
@@ -21,9 +34,15 @@ def free_runs(entries: list, experiment: str, cycles: int) -> dict:
 
 def rollout_player(entries: list, experiment: str, cycles: int) -> tuple:
     """``(runs, figure)``: :func:`free_runs` of ``entries`` and the Rollouts page's figure of those that
-    ran (``compute.rollout_player``, cached per models and cycles); the figure is None when none ran."""
+    ran (``compute.rollout_player``, cached per models and cycles); the figure is None when none ran.
+    CSV-trained models: one at a time (each has its own start, step and cycle)."""
     runs = free_runs(entries, experiment, cycles)
     if not runs:
         return runs, None
     shown = tuple((entry.label, entry.digest) for entry in entries if entry.label in runs)
-    return runs, compute.rollout_player(runs, shown, experiment, cycles)
+    if experiment != "csv":
+        return runs, compute.rollout_player(runs, shown, experiment, cycles)
+    (entry,) = entries
+    return runs, compute.rollout_player(runs, shown, experiment, cycles, entry.metadata["steps"],
+                                        compute.model_dt(models.model(entry), entry.metadata),
+                                        entry.metadata.get("reference"))

@@ -36,7 +36,9 @@ if entry.dim > 2:
 
 model = models.model(entry)
 grid = compute.landscape(model, entry.digest, axes, half_width, points)
-runs = widgets.free_runs([entry], entry.experiment, 50) if entry.experiment in ("exp1", "exp2") else {}
+# 50 cycles of a paper experiment; a CSV-trained model for 10 lengths of its training trajectories.
+runs = widgets.free_runs([entry], entry.experiment, 10 if entry.experiment == "csv" else 50) \
+    if widgets.can_free_run(entry) else {}
 run = runs.get(entry.label)
 if entry.dim == 1:
     layout.chart(figures.potential_curve(grid["xs"], grid["potential"], grid["force_x"],

@@ -566,6 +566,28 @@ def test_an_upload_with_odd_metadata_is_added_and_breaks_no_page(metadata, ignor
     at.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
     assert not at.exception, at.exception
 
+@pytest.mark.parametrize("fields, ignored", [
+    ({"start": [1.0, 0.0, 0.0, 1.0], "steps": 10, "reference": [[1.0, 0.0], [0.0, 1.0]]}, ()),
+    ({"start": [1.0, 0.0, 0.5], "steps": 10}, ("start",)),  # 3 numbers for a 2-D model's (q, q̇)
+    ({"start": [1.0, float("nan"), 0.0, 1.0], "steps": 10}, ("start",)),
+    ({"start": [1.0, 0.0, 0.0, 1.0], "steps": 0}, ("steps",)),
+    ({"start": [1.0, 0.0, 0.0, 1.0], "steps": 10, "reference": [[1.0]]}, ("reference",)),
+])
+def test_a_csv_models_start_is_checked_and_rollouts_runs_it_or_says_why_not(fields, ignored):
+    unit = chlu_core.CHLU(2, chlu_core.MLPPotential(2, hidden=8), kinetic="newtonian", alpha=0.5)
+    at = upload(open_page("models"), "mine.pt", chlu_core.to_bytes(unit, {"experiment": "csv", **fields}))
+    (entry,) = [e for e, _, _ in at.session_state["user_models"].values()]
+    assert entry.experiment == "csv" and entry.ignored == ignored
+    at.query_params["experiment"] = "csv"
+    at.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
+    assert not at.exception, at.exception
+    if {"start", "steps"} & set(ignored):
+        assert not figures(at) and "No model trained on your own data" in at.info[0].value
+    else:
+        player = figures(at)[0]
+        assert len(player["frames"]) > 10 and any(t.get("name") == "truth" for t in player["data"]) == (not ignored)
+
+
 def test_training_runs_in_the_background_and_keeps_the_model_in_the_session():
     at = open_page("train", data="exp2", model="CHLU", iterations=10, sleep_steps=10, window=8)
     assert_clean(at)
@@ -775,7 +797,21 @@ def test_training_on_an_uploaded_csv_gives_a_model_the_landscape_can_show():
     assert any("Your CSV" in option for option in at.selectbox[0].options)
     at.selectbox[0].set_value(mine).run()
     assert_clean(at)
-    assert any(f["data"][0]["type"] == "heatmap" for f in figures(at))
+    (heatmap,) = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    (entry,) = [e for e, _, _ in at.session_state["user_models"].values()]
+    free_run = [t for t in heatmap["data"] if t["type"] == "scatter"]  # its own free run, drawn on V
+    assert free_run and len(values(free_run[0]["x"])) == 10 * 39 + 1  # 10 lengths of its 40-row trajectories
+    assert entry.metadata["steps"] == 39 and len(entry.metadata["start"]) == 4
+    assert entry.metadata["start"][:2] == pytest.approx([1.0, 0.0], abs=1e-6)  # trajectory 0 at t = 0: (cos 0, sin 0)
+    # Rollouts free-runs it from that start and scrubs through it, its first trajectory dashed as the truth.
+    at.query_params["experiment"] = "csv"
+    at.switch_page(str(ROOT / "pages" / "rollouts.py")).run()
+    assert_clean(at)
+    player = figures(at)[0]
+    assert entry.label in [a["text"] for a in player["layout"]["annotations"]]
+    truth = [t for t in player["data"] if t.get("name") == "truth"]
+    assert truth and values(truth[0]["x"])[0] == pytest.approx(1.0, abs=1e-6)
+    assert len(player["frames"]) > 10
 
 
 def test_pages_never_change_the_shared_shipped_models():

@@ -58,11 +58,13 @@ def make_data(config: Config) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def free_run(model, start: torch.Tensor, steps: int) -> torch.Tensor:
-    """Free-run ``model`` from observed states ``start`` ``(batch, 2)`` (x, ẋ) for ``steps`` steps:
-    observed states ``(steps + 1, batch, 2)`` (x and the model's own velocity), start first."""
+    """Free-run ``model`` from observed states ``start`` ``(batch, 2·dim)`` (positions, then velocities;
+    here (x, ẋ)) for ``steps`` steps: observed states ``(steps + 1, batch, 2·dim)`` (positions and the
+    model's own velocity), start first."""
     if isinstance(model, CHLU):
         return rollout_observed(model, start, steps)
-    return model.rollout(start[:, :1], start[:, 1:], steps).states
+    dim = start.shape[-1] // 2
+    return model.rollout(start[:, :dim], start[:, dim:], steps).states
 
 
 def free_run_filters(models: dict, config: Config) -> dict:
