@@ -145,6 +145,17 @@ def test_diverging_training_stops_with_a_clear_message_and_keeps_good_weights():
     assert all(bool(torch.isfinite(w).all()) for w in unit.parameters())
 
 
+def test_a_run_whose_training_diverges_still_scores_and_saves_the_last_good_unit(tmp_path):
+    result = exp3.run(dataclasses.replace(exp3.PRESETS["quick"], lr=1e6), seed=0)
+    chlu = result.metrics["CHLU"]
+    assert chlu["stopped_early"] and chlu["diverged_at_iteration"] >= 1
+    assert len(result.warnings) == 1 and "CHLU: training diverged at iteration" in result.warnings[0]
+    assert all(bool(torch.isfinite(w).all()) for w in result.models["CHLU"].parameters())
+    assert chlu["samples"]["classes"] >= 1 and "digits" in result.figures  # sampled and scored all the same
+    result.write(tmp_path)
+    assert (tmp_path / "exp3_chlu.pt").exists() and (tmp_path / "metrics.json").exists()
+
+
 def test_pcd_rejects_images_of_the_wrong_size():
     unit = exp3.make_unit(exp3.PRESETS["quick"])
     with pytest.raises(ValueError, match=r"images must have shape \(n, 784\)"):

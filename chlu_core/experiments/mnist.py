@@ -29,9 +29,9 @@ from ..figures import class_histogram, digit_grid, evolution_strip, loss_curve
 from ..potentials import ConvPotential
 from ..schedules import ExponentialTemperature
 from ..training.generative import PCDConfig, PersistentChains, langevin, train_pcd
-from ..training.progress import ProgressCallback, TrainingLog
+from ..training.progress import ProgressCallback, TrainingDiverged, TrainingLog
 from ..training.score_matching import train_denoising
-from ..unit import CHLU
+from ..unit import CHLU, DivergenceError
 from .result import ExperimentResult
 
 NAME = "exp3"
@@ -299,14 +299,24 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
     torch.manual_seed(seed)
     unit = make_unit(config)
     start = time.perf_counter()
-    log = train(unit, images, config, centroid, seed, progress)
+    warnings = []
+    try:
+        log = train(unit, images, config, centroid, seed, progress)
+        notes = {"iterations": log.iterations, "stopped_early": log.stopped_early}
+    except TrainingDiverged as error:  # the unit keeps its last good weights: sample and save those
+        log, notes = TrainingLog(stopped_early=True), {"stopped_early": True, "diverged_at_iteration": error.iteration}
+        warnings.append(f"CHLU: {error}")
     wall_time["CHLU"] = round(time.perf_counter() - start, 2)
     models["CHLU"] = unit
-    metrics["CHLU"], samples = evaluate(unit, classifier, centroid, config, seed=seed)
-    metrics["CHLU"]["iterations"] = log.iterations
-    metrics["CHLU"]["stopped_early"] = log.stopped_early
+    try:
+        metrics["CHLU"], samples = evaluate(unit, classifier, centroid, config, seed=seed)
+    except DivergenceError as error:
+        metrics["CHLU"], samples = {}, None
+        warnings.append(f"CHLU: its samples could not be scored: {error}")
+    metrics["CHLU"].update(notes)
     return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=models, metrics=metrics,
-                            figures=figures(samples, metrics["CHLU"], log.history), wall_time_s=wall_time)
+                            figures={} if samples is None else figures(samples, metrics["CHLU"], log.history),
+                            wall_time_s=wall_time, warnings=warnings)
 
 
 def figures(samples: Samples, metrics: dict, history: dict) -> dict:
