@@ -155,13 +155,35 @@ def _wave_setting(dt: float) -> sine_waves.Config:
     return dataclasses.replace(paper, dt=dt, steps=max(2, round(paper.steps * paper.dt / dt)))
 
 
-def _by_step(models: dict, dts: tuple) -> list:
-    """``(dt, {label: model})`` groups of ``models`` by their steps ``dts`` (in the models' order), the
-    pages' reference step ``SINE["dt"]`` first (its group may be empty): its runs set the time grid."""
+def model_dts(chosen: dict, entries: list) -> tuple:
+    """The time step of each of ``entries`` (``chosen``: label → its model), in order: what
+    :func:`noisy_waves` and :func:`filtered_waves` run each model at."""
+    return tuple(model_dt(chosen[entry.label], entry.metadata) for entry in entries)
+
+
+def _on_reference_grid(models: dict, dts: tuple, results_at) -> tuple[dict, numpy.ndarray]:
+    """``results_at(group, setting)`` for each group of ``models`` that step at one dt (``dts``, in the
+    models' order), on experiment II's test waves sampled at that dt (``setting``), merged onto the grid
+    of the pages' step ``SINE["dt"]``. A result maps keys to {name → array ``(time, …)`` or None} or to
+    shared arrays: that grid's group gives every key as it is (the shared references with it), the other
+    groups their models' arrays, resampled linearly. Returns the merged results, each table's models
+    first in their order, and the grid's times."""
     groups = {SINE["dt"]: {}}
     for (label, model), dt in zip(models.items(), dts):
         groups.setdefault(dt, {})[label] = model
-    return list(groups.items())
+    merged = None
+    for dt, group in groups.items():
+        setting = _wave_setting(dt)
+        results = results_at(group, setting)
+        if merged is None:
+            merged, times = results, dt * numpy.arange(setting.steps)
+            continue
+        for key, values in results.items():
+            if isinstance(values, dict):
+                merged[key].update({label: None if values.get(label) is None else _resampled(values[label], dt, times)
+                                    for label in group if label in values})
+    return {key: _in_order(values, models) if isinstance(values, dict) else values
+            for key, values in merged.items()}, times
 
 
 def _resampled(values: numpy.ndarray, dt: float, times: numpy.ndarray) -> numpy.ndarray:
@@ -185,19 +207,12 @@ def noisy_waves(_models: dict, digests: tuple, sigma: float, waves: tuple, seed:
     ``runs`` (name → ``(time, waves, 2)`` or None if it diverged), ``from_q``, ``from_p`` (name →
     ``(time, waves)``), ``expected`` ``(time, waves)`` and ``times``, every model's on the grid of step
     ``SINE["dt"]`` (its finite differences taken at its own step, then resampled)."""
-    result = None
-    for dt, group in _by_step(_models, dts):
-        runs = sine_waves.noisy_runs(group, _wave_setting(dt), sigma, seed=seed, waves=list(waves))
-        part = {"runs": {name: None if run is None else run.numpy() for name, run in runs.items()},
-                **sine_waves.kinetic_energies(runs, dt)}
-        if result is None:
-            result = {**part, "times": dt * numpy.arange(runs["clean"].shape[0])}
-            continue
-        for key in ("runs", "from_q", "from_p"):
-            result[key].update({label: None if part[key].get(label) is None else
-                                _resampled(part[key][label], dt, result["times"])
-                                for label in group if label in part[key]})
-    return {**result, **{key: _in_order(result[key], _models) for key in ("runs", "from_q", "from_p")}}
+    def results_at(group: dict, setting) -> dict:
+        runs = sine_waves.noisy_runs(group, setting, sigma, seed=seed, waves=list(waves))
+        return {"runs": {name: None if run is None else run.numpy() for name, run in runs.items()},
+                **sine_waves.kinetic_energies(runs, setting.dt)}
+    merged, times = _on_reference_grid(_models, dts, results_at)
+    return {**merged, "times": times}
 
 
 def _filter_of(mode: str, gamma: float, fraction: float, strength: float, shell: bool):
@@ -249,16 +264,11 @@ def filtered_waves(_models: dict, digests: tuple, noise_filter: tuple, sigma: fl
     """Positions x ``(time, waves)`` of each model (stepping at its ``dts``), the clean waves and the
     oracle, from the test ``waves`` started at noise ``sigma``, each CHLU under ``noise_filter``, on the
     grid of step ``SINE["dt"]``; a diverged model maps to None."""
-    result = None
-    for dt, group in _by_step(_models, dts):
-        runs = filtering.filtered_runs(group, _wave_setting(dt), sigma, _filter_of(*noise_filter), waves=list(waves))
+    def results_at(group: dict, setting) -> dict:
+        runs = filtering.filtered_runs(group, setting, sigma, _filter_of(*noise_filter), waves=list(waves))
         runs.pop("noisy_start")
-        part = {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}
-        if result is None:
-            result, times = part, dt * numpy.arange(len(part["clean"]))
-            continue
-        result.update({label: None if part[label] is None else _resampled(part[label], dt, times) for label in group})
-    return _in_order(result, _models)
+        return {"x": {name: None if run is None else run[..., 0].numpy() for name, run in runs.items()}}
+    return _on_reference_grid(_models, dts, results_at)[0]["x"]
 
 
 @st.cache_resource(show_spinner="Loading the MNIST test set for its centroid …")

@@ -68,7 +68,7 @@ def _default_views() -> None:
     # In the pages' order (the paper's), so that the digests, part of the cache key, line up.
     waves = sorted((e for e in shipped if e.experiment == "exp2"), key=lambda e: models.PAPER_ORDER.index(e.kind))
     wave_models, wave_digests = {e.label: models.model(e) for e in waves}, tuple(e.digest for e in waves)
-    wave_dts = tuple(compute.model_dt(wave_models[e.label], e.metadata) for e in waves)
+    wave_dts = compute.model_dts(wave_models, waves)
     if waves and _next_view():  # Energy
         compute.noisy_waves(wave_models, wave_digests, **compute.ENERGY_DEFAULTS, dts=wave_dts)
     for entry in (e for e in waves if _next_view()):  # Noise filtering

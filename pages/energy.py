@@ -27,7 +27,7 @@ if not waves:
 
 chosen = {e.label: models.model(e) for e in entries}
 result = compute.noisy_waves(chosen, tuple(e.digest for e in entries), sigma, tuple(int(w) - 1 for w in waves), seed,
-                             tuple(compute.model_dt(chosen[e.label], e.metadata) for e in entries))
+                             compute.model_dts(chosen, entries))
 failed = [name for name, run in result["runs"].items() if run is None]
 if failed:
     st.warning(f"{', '.join(failed)} diverged from this start and is left out.", icon="⚠️")

@@ -53,7 +53,7 @@ st.caption("Lower is better; the oracle is the exact oscillator from the same no
            "only the CHLU's curve move.")
 if waves:
     runs = compute.filtered_waves(chosen, digests, noise_filter, sigma, tuple(int(w) - 1 for w in waves),
-                                  tuple(compute.model_dt(chosen[e.label], e.metadata) for e in entries))
+                                  compute.model_dts(chosen, entries))
     shown = slice(0, int(span / compute.SINE["dt"]) + 1)
     times = compute.numpy.arange(len(runs["clean"]))[shown] * compute.SINE["dt"]
     failed = [name for name, x in runs.items() if x is None]
