@@ -53,7 +53,8 @@ def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
     """An uploaded checkpoint's metadata with the fields the pages read made safe, and the names of those
     dropped: an ``experiment`` whose models have another dimension than ``model`` (the pages would feed it
     states of the wrong size; the dimension decides instead), ``metrics`` that are not a table of numbers,
-    a ``config`` the pages cannot run by (:func:`_is_config`), a ``preset`` that is not a name."""
+    a ``config`` the pages cannot run by (:func:`_is_config`), a ``preset`` that is not a name, and a
+    CSV-trained model's ``start``, ``steps`` or ``reference`` that are not what it would keep."""
     trusted, ignored = dict(metadata), []
     named = trusted.get("experiment")
     if named is not None and not (named in ("csv", "custom") or isinstance(named, str)
@@ -61,23 +62,20 @@ def _trusted(model: nn.Module, metadata: dict) -> tuple[dict, tuple]:
         ignored.append("experiment")
         named = None
     trusted["experiment"] = named or DIM_EXPERIMENT.get(model.dim, "custom")
-    if "metrics" in trusted and not _is_metrics_table(trusted["metrics"]):
-        ignored.append("metrics")
-        del trusted["metrics"]
-    if "config" in trusted and not _is_config(trusted["config"]):
-        ignored.append("config")
-        del trusted["config"]
-    if "preset" in trusted and not isinstance(trusted["preset"], str):
-        ignored.append("preset")
-        del trusted["preset"]
-    checks = {"start": lambda v: _is_numbers(v, 2 * model.dim),  # a CSV model's free run (app.training.csv_start)
-              "steps": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_CSV_STEPS,
+    checks = {"metrics": _is_metrics_table, "config": _is_config, "preset": lambda v: isinstance(v, str),
+              # a CSV-trained model's free run (app.training.csv_start)
+              "start": lambda v: _is_numbers(v, 2 * model.dim), "steps": lambda v: _is_count(v, 1, MAX_CSV_STEPS),
               "reference": lambda v: isinstance(v, list) and len(v) <= 5000 and all(_is_numbers(r, 2) for r in v)}
     for name, check in checks.items():
         if name in trusted and not check(trusted[name]):
             ignored.append(name)
             del trusted[name]
     return trusted, tuple(ignored)
+
+
+def _is_count(value, least: int, most: int) -> bool:
+    """An int (not a bool) in [``least``, ``most``]."""
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
 
 
 def _is_numbers(values, length: int) -> bool:
@@ -98,9 +96,7 @@ def _is_config(config) -> bool:
     if not isinstance(config, dict):
         return False
     dt, clip_every = config.get("dt", 0.05), config.get("clip_every")
-    return (_is_number(dt) and 1e-6 <= dt <= 1e3
-            and (clip_every is None or isinstance(clip_every, int) and not isinstance(clip_every, bool)
-                 and 1 <= clip_every < 2**63))
+    return _is_number(dt) and 1e-6 <= dt <= 1e3 and (clip_every is None or _is_count(clip_every, 1, 2**63 - 1))
 
 
 def _is_metrics_table(metrics) -> bool:
