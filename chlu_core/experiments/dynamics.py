@@ -10,8 +10,9 @@ import torch
 
 from ..baselines import LSTMBaseline, NeuralODEBaseline
 from ..potentials import MLPPotential
-from ..training import ProgressCallback, TrainingDiverged
+from ..training import ProgressCallback
 from ..training.baselines import train_baseline
+from ..training.progress import keeping_diverged
 from ..training.wake_sleep import WakeSleepConfig, train_chlu
 from ..unit import CHLU
 
@@ -50,6 +51,12 @@ class Training:
     notes: dict = field(default_factory=dict)
     messages: list = field(default_factory=list)
 
+    def noted(self, metrics: dict) -> dict:
+        """``metrics`` (model name → its metrics) with each trained model's notes added, in place."""
+        for name, notes in self.notes.items():
+            metrics[name].update(notes)
+        return metrics
+
 
 def train(models: dict, data: torch.Tensor, config: WakeSleepConfig, seed: int = 0,
           progress: Optional[ProgressCallback] = None) -> Training:
@@ -61,11 +68,9 @@ def train(models: dict, data: torch.Tensor, config: WakeSleepConfig, seed: int =
         torch.manual_seed(seed)
         start = time.perf_counter()
         trainer = train_chlu if isinstance(model, CHLU) else train_baseline
-        try:
-            log = trainer(model, data, config, progress=progress, seed=seed, stage=name)
-            outcome.notes[name] = {"stopped_early": log.stopped_early}
-        except TrainingDiverged as error:
-            outcome.notes[name] = {"stopped_early": True, "diverged_at_iteration": error.iteration}
-            outcome.messages.append(f"{name}: {error}")
+        _, outcome.notes[name], message = keeping_diverged(
+            lambda: trainer(model, data, config, progress=progress, seed=seed, stage=name))
+        if message is not None:
+            outcome.messages.append(f"{name}: {message}")
         outcome.wall_time_s[name] = round(time.perf_counter() - start, 2)
     return outcome

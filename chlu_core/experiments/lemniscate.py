@@ -95,9 +95,7 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
     torch.manual_seed(seed)
     trained = make_models(2, config, models)
     training = train(trained, make_data(config), config, seed=seed, progress=progress)
-    metrics = evaluate(trained, config, seed=seed)
-    for model_name, notes in training.notes.items():
-        metrics[model_name].update(notes)
+    metrics = training.noted(evaluate(trained, config, seed=seed))
     return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=trained, metrics=metrics,
                             figures=figures(trained, config), wall_time_s=training.wall_time_s,
                             warnings=training.messages)

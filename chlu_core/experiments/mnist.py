@@ -29,7 +29,7 @@ from ..figures import class_histogram, digit_grid, evolution_strip, loss_curve
 from ..potentials import ConvPotential
 from ..schedules import ExponentialTemperature
 from ..training.generative import PCDConfig, PersistentChains, langevin, train_pcd
-from ..training.progress import ProgressCallback, TrainingDiverged, TrainingLog
+from ..training.progress import ProgressCallback, TrainingLog, keeping_diverged
 from ..training.score_matching import train_denoising
 from ..unit import CHLU, DivergenceError
 from .result import ExperimentResult
@@ -299,13 +299,11 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
     torch.manual_seed(seed)
     unit = make_unit(config)
     start = time.perf_counter()
-    warnings = []
-    try:
-        log = train(unit, images, config, centroid, seed, progress)
-        notes = {"iterations": log.iterations, "stopped_early": log.stopped_early}
-    except TrainingDiverged as error:  # the unit keeps its last good weights: sample and save those
-        log, notes = TrainingLog(stopped_early=True), {"stopped_early": True, "diverged_at_iteration": error.iteration}
-        warnings.append(f"CHLU: {error}")
+    # A diverging unit keeps its last good weights: those are sampled and saved.
+    log, notes, message = keeping_diverged(lambda: train(unit, images, config, centroid, seed, progress))
+    warnings = [] if message is None else [f"CHLU: {message}"]
+    if message is None:
+        notes = {"iterations": log.iterations, **notes}
     wall_time["CHLU"] = round(time.perf_counter() - start, 2)
     models["CHLU"] = unit
     try:

@@ -118,8 +118,8 @@ def _wave_metrics(run, clean, dt, model=None) -> dict:
 def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
     """Per model (and the oracle), lists aligned with ``config.sigmas``: mse, max_speed_fd,
     max_velocity_channel, kinetic_discrepancy, frequency (Hz), and for the CHLU max_momentum (max |p|;
-    a baseline's p is its velocity channel); plus the true frequency and, for the CHLU, its speed limit c/√M. A CHLU that ``config`` filters (see :func:`is_filtered`) reports its
-    filtered runs, then the same metrics of its unfiltered runs with the suffix ``_unfiltered`` and
+    a baseline's p is its velocity channel); plus the true frequency and, for the CHLU, its speed limit
+    c/√M. A CHLU that ``config`` filters (see :func:`is_filtered`) reports its filtered runs, then the same metrics of its unfiltered runs with the suffix ``_unfiltered`` and
     its training energy ``energy_level`` E*."""
     metrics = {name: {"sigmas": list(config.sigmas)} for name in [*models, "oracle"]}
     filters = free_run_filters(models, config)
@@ -150,9 +150,7 @@ def run(preset: Union[str, Config] = "quick", seed: int = 0, progress: Optional[
     trained = make_models(1, config, models)
     train_data, _ = make_data(config)
     training = train(trained, train_data, config, seed=seed, progress=progress)
-    metrics = evaluate(trained, config, seed=seed)
-    for model_name, notes in training.notes.items():
-        metrics[model_name].update(notes)
+    metrics = training.noted(evaluate(trained, config, seed=seed))
     return ExperimentResult(NAME, name, seed, dataclasses.asdict(config), models=trained, metrics=metrics,
                             figures=figures(trained, config, metrics, seed), wall_time_s=training.wall_time_s,
                             warnings=training.messages)

@@ -98,3 +98,16 @@ def train_loop(model: nn.Module, step: Callable[[int], dict], iterations: int,
             log.stopped_early = True
             break
     return log
+
+
+def keeping_diverged(train: Callable[[], TrainingLog]) -> tuple[TrainingLog, dict, Optional[str]]:
+    """Run ``train`` (a trainer call) so that a divergence ends it without raising, the model holding its
+    last good weights (:func:`train_loop`): ``(log, notes, message)`` with the log (empty after a
+    divergence), notes for the model's metrics (``stopped_early``, and ``diverged_at_iteration`` where it
+    diverged) and the divergence's message, or None."""
+    try:
+        log = train()
+    except TrainingDiverged as error:
+        return TrainingLog(stopped_early=True), {"stopped_early": True, "diverged_at_iteration": error.iteration}, \
+            str(error)
+    return log, {"stopped_early": log.stopped_early}, None
