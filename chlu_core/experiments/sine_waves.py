@@ -119,8 +119,9 @@ def evaluate(models: dict, config: Config, seed: int = 0) -> dict:
     """Per model (and the oracle), lists aligned with ``config.sigmas``: mse, max_speed_fd,
     max_velocity_channel, kinetic_discrepancy, frequency (Hz), and for the CHLU max_momentum (max |p|;
     a baseline's p is its velocity channel); plus the true frequency and, for the CHLU, its speed limit
-    c/√M. A CHLU that ``config`` filters (see :func:`is_filtered`) reports its filtered runs, then the same metrics of its unfiltered runs with the suffix ``_unfiltered`` and
-    its training energy ``energy_level`` E*."""
+    c/√M. A CHLU that ``config`` filters (see :func:`is_filtered`) reports its filtered runs, then the
+    same metrics of its unfiltered runs with the suffix ``_unfiltered`` and its training energy
+    ``energy_level`` E*."""
     metrics = {name: {"sigmas": list(config.sigmas)} for name in [*models, "oracle"]}
     filters = free_run_filters(models, config)
     for sigma in config.sigmas:
