@@ -45,7 +45,7 @@ class TrainingJob:
     queued: bool = True  # waiting for one of the TRAINING_SLOTS
     done: bool = False
     error: Optional[str] = None  # nothing was trained
-    warning: Optional[str] = None  # a model was trained, but e.g. its training diverged and it kept its last good weights
+    warning: Optional[str] = None  # a model was trained, but its training diverged: it kept its last good weights
     result: Optional[tuple] = None  # (model, metadata) once trained
     entry_key: Optional[str] = None  # the session model it became, once collected
 

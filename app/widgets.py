@@ -9,7 +9,8 @@ from . import compute, layout, models
 def can_free_run(entry) -> bool:
     """Whether the pages can free-run ``entry``: a paper experiment's model, or a CSV-trained one that
     keeps its start (app.training.csv_start)."""
-    return entry.experiment in ("exp1", "exp2") or entry.experiment == "csv" and {"start", "steps"} <= set(entry.metadata)
+    return (entry.experiment in ("exp1", "exp2")
+            or entry.experiment == "csv" and {"start", "steps"} <= set(entry.metadata))
 
 
 def _csv_cycle(entry) -> dict:

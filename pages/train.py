@@ -157,6 +157,7 @@ if job is not None and job.done:
         if models.headline_metrics(entry):
             layout.table(models.metrics_table([entry]))  # as the Models page shows it
         links = st.columns(3)
-        links[0].download_button("Download the checkpoint", models.checkpoint(entry), file_name=f"{entry.kind.lower()}_{entry.experiment}.pt",
+        links[0].download_button("Download the checkpoint", models.checkpoint(entry),
+                                 file_name=f"{entry.kind.lower()}_{entry.experiment}.pt",
                                  icon=":material/download:", on_click="ignore")
         links[1].page_link(page_of("models").page(), label="Compare it on the Models page", icon=":material/inventory_2:")
