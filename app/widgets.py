@@ -33,10 +33,11 @@ def free_runs(entries: list, experiment: str, cycles: int) -> dict:
     return runs
 
 
-def rollout_player(entries: list, experiment: str, cycles: int) -> tuple:
+def rollout_player(entries: list, experiment: str, cycles: int, dt: float | None = None) -> tuple:
     """``(runs, figure)``: :func:`free_runs` of ``entries`` and the Rollouts page's figure of those that
     ran (``compute.rollout_player``, cached per models and cycles); the figure is None when none ran.
-    CSV-trained models: one at a time (each has its own start, step and cycle)."""
+    CSV-trained models: one at a time, each with its own start and cycle and its step ``dt`` (which the
+    page also needs, for its download; a paper experiment's figure uses the experiment's own step)."""
     runs = free_runs(entries, experiment, cycles)
     if not runs:
         return runs, None
@@ -44,6 +45,5 @@ def rollout_player(entries: list, experiment: str, cycles: int) -> tuple:
     if experiment != "csv":
         return runs, compute.rollout_player(runs, shown, experiment, cycles)
     (entry,) = entries
-    return runs, compute.rollout_player(runs, shown, experiment, cycles, entry.metadata["steps"],
-                                        compute.model_dt(models.model(entry), entry.metadata),
+    return runs, compute.rollout_player(runs, shown, experiment, cycles, entry.metadata["steps"], dt,
                                         entry.metadata.get("reference"))

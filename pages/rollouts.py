@@ -28,7 +28,7 @@ else:
     entries = models.compared(experiment)
     dt = (compute.LEMNISCATE if experiment == "exp1" else compute.SINE)["dt"]
 
-runs, player = widgets.rollout_player(entries, experiment, cycles)
+runs, player = widgets.rollout_player(entries, experiment, cycles, dt)
 if player is None:
     st.info("No model of this experiment is chosen: pick some on the Models page.")
     st.stop()
