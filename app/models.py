@@ -233,7 +233,7 @@ def compared(experiment: str) -> list[ModelEntry]:
 # The numbers each experiment is judged by (the targets), shown first; the rest follow as recorded.
 HEADLINE_FIRST = ("orbit_error", "max_distance", "energy_rel_fluctuation", "mse at σ=0.5", "frequency at σ=0.5",
                   "max_speed_fd at σ=0.5", "samples mean_confidence", "samples classes", "samples entropy_bits",
-                  "samples mean_pixel")
+                  "samples mean_pixel", "samples mean_ink_pieces")
 
 
 def headline_metrics(entry: ModelEntry) -> dict:

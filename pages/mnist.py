@@ -81,4 +81,6 @@ with histogram:
                       key="mnist.histogram")
         st.caption(f"What a small MNIST classifier reads in the dreams: entropy "
                    f"{scores['dreams']['entropy_bits']:.2f} bits over the 10 classes (3.32 = all equally often), "
-                   f"mean confidence {scores['dreams']['mean_confidence']:.2f}.")
+                   f"mean confidence {scores['dreams']['mean_confidence']:.2f}; "
+                   f"{scores['dreams']['mean_ink_pieces']:.1f} separate pieces of ink per dream "
+                   f"(a written digit is one: MNIST's test digits average 1.04).")

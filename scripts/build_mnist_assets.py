@@ -2,7 +2,7 @@
 ``assets/mnist_test_centroid.npy``.
 
 Usage: ``python scripts/build_mnist_assets.py [--seed 0] [--no-paper | --paper-from DIR] [--reuse-classifier]
-[--best-from DIR] [--png FILE] [--dreams-only]``
+[--best-from DIR] [--png FILE] [--dreams-only | --rescore]``
 
 Writes the test-set centroid (where the dreams start, so that the dashboard needs no MNIST files), trains the scoring classifier (all 60,000 training images), then the ``best`` preset's CHLU scored by
 it, and (unless ``--no-paper``, which keeps the paper preset's recorded metrics) the ``paper`` preset for comparison; registers both checkpoints in
@@ -11,7 +11,8 @@ one's (``--paper-from DIR`` takes them from the ``metrics.json`` of a finished
 ``python -m chlu_core reproduce exp3 --preset paper`` run instead; ``--best-from DIR`` likewise ships a
 finished best-preset run instead of training it again). ``--png`` also writes the best preset's digit grid as a PNG (for a person to look at).
 Last, it writes the dashboard MNIST page's first dream of the shipped unit (``assets/exp3_first_dreams.npz``,
-:func:`write_first_dreams`); ``--dreams-only`` does only that.
+:func:`write_first_dreams`); ``--dreams-only`` does only that. ``--rescore`` scores the shipped unit
+again (:func:`rescore_shipped`, after a score was added to ``exp3.evaluate``) and rewrites its dream.
 MNIST is read from ``$CHLU_DATA_DIR``.
 """
 from __future__ import annotations
@@ -72,6 +73,26 @@ def write_first_dreams(seed: int) -> dict:
     return write_derived(DREAMS, arrays, ["exp3_chlu.pt"], seed, settings=settings, scores=dreams["scores"])
 
 
+def rescore_shipped() -> None:
+    """Score the shipped unit again with its recorded seed and the best preset's sampler, and record the
+    new scores of its samples, starting points and deterministic control in its checkpoint and the
+    manifest; its weights, training figures and the paper preset's recorded metrics stay as they are."""
+    path = asset_path("exp3_chlu.pt")
+    unit, metadata = load(path, with_metadata=True)
+    config = exp3.PRESETS["best"]
+    if metadata["config"] != json.loads(json.dumps(dataclasses.asdict(config))):
+        raise ValueError("the shipped unit was not trained with the current best preset; rebuild it instead")
+    scored, _ = exp3.evaluate(unit, exp3.shipped_classifier(), exp3.shipped_centroid(), config, seed=metadata["seed"])
+    metrics = {**metadata["metrics"], **{part: scored[part] for part in ("samples", "start", "deterministic_control")}}
+    for part in ("samples", "start", "deterministic_control"):
+        print(part, "recorded", json.dumps(metadata["metrics"][part]), "now", json.dumps(metrics[part]), flush=True)
+    entry = read_manifest()["files"]["exp3_chlu.pt"]
+    kept = {k: v for k, v in entry.items() if k not in ("file", "sha256", "experiment", "preset", "seed", "metrics",
+                                                       "training_wall_time_s", "library_version")}
+    path = save(unit, path, metadata={**metadata, "metrics": metrics})
+    register(path, "exp3", "best", metadata["seed"], metrics, metadata["training_wall_time_s"], **kept)
+
+
 def finished_best_run(folder: Path, seed: int) -> tuple:
     """``(unit, metrics, training wall time)`` of a finished run of the best preset (written by
     :meth:`ExperimentResult.write`, e.g. ``python -m chlu_core reproduce exp3 --preset best``), scored by
@@ -95,11 +116,15 @@ def main():
     parser.add_argument("--reuse-classifier", action="store_true", help="keep the shipped classifier")
     parser.add_argument("--png", help="write the best preset's digit grid to this PNG file")
     parser.add_argument("--dreams-only", action="store_true", help="only write the dashboard's first dream of the shipped unit")
+    parser.add_argument("--rescore", action="store_true", help="score the shipped unit again (new scores), then "
+                        "write its dream; no training")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for PCD's small batches on a "
                         "shared CPU; the best preset's score matching, batch 128, gains from 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.dreams_only:
+    if args.dreams_only or args.rescore:
+        if args.rescore:
+            rescore_shipped()
         write_first_dreams(args.seed)
         return
 

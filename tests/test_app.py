@@ -709,7 +709,8 @@ def test_the_models_tables_lead_with_the_numbers_each_experiment_is_judged_by():
     identity = ["model", "source", "preset", "dimension d", "parameters"]
     assert fields[0][:8] == identity + ["orbit_error", "max_distance", "energy_rel_fluctuation"]
     assert fields[1][5:8] == ["mse at σ=0.5", "frequency at σ=0.5", "max_speed_fd at σ=0.5"]
-    assert fields[2][5:9] == ["samples mean_confidence", "samples classes", "samples entropy_bits", "samples mean_pixel"]
+    assert fields[2][5:10] == ["samples mean_confidence", "samples classes", "samples entropy_bits", "samples mean_pixel",
+                               "samples mean_ink_pieces"]
     lemniscate = {row[0]: row[1:] for row in tables(at)[0]}
     assert lemniscate["model"] == ["LSTM", "NODE", "CHLU"] and lemniscate["source"] == ["shipped"] * 3
     manifest = chlu_core.assets.read_manifest()["files"]

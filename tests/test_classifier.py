@@ -6,7 +6,7 @@ import torch
 
 from chlu_core import checkpoints
 from chlu_core.assets import asset_path, read_manifest
-from chlu_core.classifier import DigitClassifier, accuracy, entropy_bits, score_images, train_classifier
+from chlu_core.classifier import DigitClassifier, accuracy, entropy_bits, ink_pieces, score_images, train_classifier
 from chlu_core.data.mnist import load_mnist, to_unit_interval
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
@@ -36,6 +36,26 @@ def test_score_images_reports_histogram_confidence_and_mean_pixel():
     assert scores["classes"] == sum(c > 0 for c in scores["histogram"])
     assert 0.1 <= scores["mean_confidence"] <= 1.0
     assert scores["mean_pixel"] == pytest.approx(float(images.mean()), abs=1e-4)
+    assert scores["mean_ink_pieces"] == pytest.approx(float(ink_pieces(images).double().mean()), abs=1e-4)
+
+
+def test_ink_pieces_counts_separate_groups_of_ink_with_diagonals_touching():
+    canvas = torch.zeros(4, 28, 28)
+    canvas[1, 5:20, 14] = 1.0                                 # one vertical stroke
+    canvas[2, 3:8, 3:8] = 0.9                                 # two blobs apart, and
+    canvas[2, 20:25, 20:25] = 0.9
+    canvas[2, 14, 14] = 0.4                                   # a pixel below the ink threshold
+    canvas[3, torch.arange(4, 24), torch.arange(4, 24)] = 1.0  # a diagonal stroke: one piece
+    assert ink_pieces(canvas.reshape(4, 784)).tolist() == [0, 1, 2, 1]
+
+
+def test_real_digits_are_one_piece_of_ink_and_fragments_are_not(mnist):
+    test_images = mnist[2][:1000]
+    assert 1.0 <= float(ink_pieces(test_images).double().mean()) < 1.15
+    # The same digits with every other column blanked fall apart into strokes.
+    broken = test_images.reshape(-1, 28, 28).clone()
+    broken[:, :, ::2] = 0.0
+    assert float(ink_pieces(broken.reshape(-1, 784)).double().mean()) > 2.0
 
 
 def test_training_learns_digits_from_a_small_subset(mnist):

@@ -216,8 +216,8 @@ def test_figure_builders_tile_images_and_count_classes():
 # --- the shipped model ---------------------------------------------------------------------------------
 def test_shipped_chlu_reproduces_its_recorded_metrics():
     """Re-sample the shipped CHLU with its recorded seed and settings and re-score with the shipped
-    classifier. Tolerance: confidence ± 0.03, mean pixel ± 0.01, entropy ± 0.25 bits, histogram
-    within 6 samples in total (floating-point differences between CPUs may move a few chains)."""
+    classifier. Tolerance: confidence ± 0.03, mean pixel ± 0.01, entropy ± 0.25 bits, pieces of ink ± 0.1,
+    histogram within 6 samples in total (floating-point differences between CPUs may move a few chains)."""
     entry = read_manifest()["files"]["exp3_chlu.pt"]
     unit, metadata = checkpoints.load(asset_path("exp3_chlu.pt"), with_metadata=True)
     classifier = checkpoints.load(asset_path("mnist_classifier.pt"))
@@ -231,6 +231,7 @@ def test_shipped_chlu_reproduces_its_recorded_metrics():
         assert now["mean_confidence"] == pytest.approx(recorded["mean_confidence"], abs=0.03)
         assert now["mean_pixel"] == pytest.approx(recorded["mean_pixel"], abs=0.01)
         assert now["entropy_bits"] == pytest.approx(recorded["entropy_bits"], abs=0.25)
+        assert now["mean_ink_pieces"] == pytest.approx(recorded["mean_ink_pieces"], abs=0.1)
         assert sum(abs(a - b) for a, b in zip(now["histogram"], recorded["histogram"])) <= 6
 
 
