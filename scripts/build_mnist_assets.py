@@ -73,19 +73,25 @@ def write_first_dreams(seed: int) -> dict:
     return write_derived(DREAMS, arrays, ["exp3_chlu.pt"], seed, settings=settings, scores=dreams["scores"])
 
 
+def best_config_as_recorded() -> dict:
+    """The best preset's config as a checkpoint or ``metrics.json`` records it (JSON: tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(exp3.PRESETS["best"])))
+
+
 def rescore_shipped() -> None:
     """Score the shipped unit again with its recorded seed and the best preset's sampler, and record the
     new scores of its samples, starting points and deterministic control in its checkpoint and the
     manifest; its weights, training figures and the paper preset's recorded metrics stay as they are."""
     path = asset_path("exp3_chlu.pt")
     unit, metadata = load(path, with_metadata=True)
-    config = exp3.PRESETS["best"]
-    if metadata["config"] != json.loads(json.dumps(dataclasses.asdict(config))):
+    if metadata["config"] != best_config_as_recorded():
         raise ValueError("the shipped unit was not trained with the current best preset; rebuild it instead")
-    scored, _ = exp3.evaluate(unit, exp3.shipped_classifier(), exp3.shipped_centroid(), config, seed=metadata["seed"])
-    metrics = {**metadata["metrics"], **{part: scored[part] for part in ("samples", "start", "deterministic_control")}}
+    scored, _ = exp3.evaluate(unit, exp3.shipped_classifier(), exp3.shipped_centroid(), exp3.PRESETS["best"],
+                              seed=metadata["seed"])
+    metrics = dict(metadata["metrics"])
     for part in ("samples", "start", "deterministic_control"):
-        print(part, "recorded", json.dumps(metadata["metrics"][part]), "now", json.dumps(metrics[part]), flush=True)
+        print(part, "recorded", json.dumps(metrics[part]), "now", json.dumps(scored[part]), flush=True)
+        metrics[part] = scored[part]
     entry = read_manifest()["files"]["exp3_chlu.pt"]
     kept = {k: v for k, v in entry.items() if k not in ("file", "sha256", "experiment", "preset", "seed", "metrics",
                                                        "training_wall_time_s", "library_version")}
@@ -98,8 +104,7 @@ def finished_best_run(folder: Path, seed: int) -> tuple:
     :meth:`ExperimentResult.write`, e.g. ``python -m chlu_core reproduce exp3 --preset best``), scored by
     the shipped classifier; refused unless its seed and config are the best preset's."""
     summary = json.loads((folder / "metrics.json").read_text())
-    expected = json.loads(json.dumps(dataclasses.asdict(exp3.PRESETS["best"])))
-    if summary["seed"] != seed or summary["config"] != expected:
+    if summary["seed"] != seed or summary["config"] != best_config_as_recorded():
         raise ValueError(f"{folder} is not a run of the best preset with seed {seed}")
     unit = load(folder / "exp3_chlu.pt")
     print("best (from", folder, ")", json.dumps(summary["metrics"]), flush=True)
