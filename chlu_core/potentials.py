@@ -6,6 +6,7 @@ returns a graph-free function for fast inference rollouts.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple, Optional
 
 import torch
@@ -206,6 +207,93 @@ class ConvPotential(Potential):
         return {"kind": "conv", "dim": self.dim, "channels": list(self.channels), "scale": self.scale}
 
 
+class SumPotential(Potential):
+    """V(q) = Σₖ Vₖ(q) over ``parts`` (each a :class:`Potential` of the same dim): e.g. a trained
+    potential with a correction fitted on top of it (:mod:`chlu_core.training.flow_matching`). Its
+    frozen gradient is the sum of the parts' own fast ones."""
+
+    def __init__(self, *parts: Potential):
+        if not parts or not all(isinstance(part, Potential) for part in parts):
+            raise ValueError("SumPotential needs one or more Potential parts")
+        if len({part.dim for part in parts}) != 1:
+            raise ValueError(f"the parts' dims differ: {[part.dim for part in parts]}")
+        super().__init__(parts[0].dim)
+        self.parts = nn.ModuleList(parts)
+
+    def forward(self, q):
+        return sum(part(q) for part in self.parts)
+
+    def frozen_gradient(self, xp=torch) -> GradientFn:
+        gradients = [part.frozen_gradient(xp) for part in self.parts]
+
+        def gradient(q: torch.Tensor) -> torch.Tensor:
+            return sum(each(q) for each in gradients)
+        return gradient
+
+    def config(self):
+        return {"kind": "sum", "parts": [part.config() for part in self.parts]}
+
+
+class KernelDensityPotential(Potential):
+    """V(q) = −s·log (1/N) Σₖ exp(−‖Pᵀ(q − μ) − zₖ‖² / 2w²): a Gaussian kernel density of N training
+    images in their top ``components`` principal components (mean μ ``(dim,)``, orthonormal basis P
+    ``(dim, components)``, the images' coordinates zₖ ``(count, components)``), width w = ``width``,
+    strength s = ``strength``. It sees only the coarse layout of an image, so beside a potential
+    that models strokes (:class:`SumPotential`) it steers chains toward the layout of some real digit
+    and leaves the strokes to the other. Fitted by :meth:`fit`; its gradient is closed-form."""
+
+    def __init__(self, dim: int, components: int, count: int, width: float, strength: float):
+        super().__init__(dim)
+        self.components = check_count("components", components, 1)
+        if components > dim:
+            raise ValueError(f"components must be ≤ dim = {dim}, got {components}")
+        self.count = check_count("count", count, 1)
+        if not (width > 0 and strength > 0):
+            raise ValueError(f"width and strength must be > 0, got {width}, {strength}")
+        self.width, self.strength = float(width), float(strength)
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("basis", torch.zeros(dim, components))
+        self.register_buffer("centres", torch.zeros(count, components))
+
+    @classmethod
+    def fit(cls, images: torch.Tensor, components: int, width: float, strength: float) -> "KernelDensityPotential":
+        """The density of ``images`` ``(count, dim)`` in their top ``components`` principal components."""
+        if images.dim() != 2 or not torch.isfinite(images).all():
+            raise ValueError(f"images must be a finite (count, dim) tensor, got shape {tuple(images.shape)}")
+        potential = cls(images.shape[1], components, len(images), width, strength).to(images.dtype)
+        mean = images.mean(0)
+        _, _, right = torch.linalg.svd(images - mean, full_matrices=False)
+        basis = right[:components].T.contiguous()
+        potential.mean.copy_(mean)
+        potential.basis.copy_(basis)
+        potential.centres.copy_((images - mean) @ basis)
+        return potential
+
+    def _responsibilities(self, q):
+        """Coordinates z ``(batch, components)`` of ``q`` and the kernels' log-weights ``(batch, count)``."""
+        coordinates = (q - self.mean) @ self.basis
+        return coordinates, -torch.cdist(coordinates, self.centres).square() / (2.0 * self.width ** 2)
+
+    def forward(self, q):
+        _, logits = self._responsibilities(q)
+        return -self.strength * (torch.logsumexp(logits, -1) - math.log(self.count))
+
+    def frozen_gradient(self, xp=torch) -> GradientFn:
+        """∂V/∂q = s·P(z − Σₖ rₖ zₖ)/w², r the softmax of the kernels' log-weights."""
+        if xp is not torch:
+            raise ValueError("KernelDensityPotential has no NumPy gradient")
+
+        def gradient(q: torch.Tensor) -> torch.Tensor:
+            coordinates, logits = self._responsibilities(q)
+            pulled = coordinates - torch.softmax(logits, -1) @ self.centres
+            return (self.strength / self.width ** 2) * pulled @ self.basis.T
+        return gradient
+
+    def config(self):
+        return {"kind": "kernel_density", "dim": self.dim, "components": self.components, "count": self.count,
+                "width": self.width, "strength": self.strength}
+
+
 def _subpixel_kernel(weight: torch.Tensor) -> torch.Tensor:
     """The input gradient of a 4×4, stride-2, padding-1 convolution with weight ``(out, in, 4, 4)`` as a
     3×3 stride-1 convolution from ``out`` channels to ``4·in`` (each input channel's 2×2 phases, in
@@ -306,4 +394,8 @@ def potential_from_config(config: dict) -> Potential:
     if kind == "conv":
         config["channels"] = tuple(config.get("channels", (16, 32, 64)))
         return ConvPotential(**config)
-    raise ValueError(f"unknown potential kind {kind!r}; expected 'mlp' or 'conv'")
+    if kind == "sum":
+        return SumPotential(*(potential_from_config(part) for part in config["parts"]))
+    if kind == "kernel_density":
+        return KernelDensityPotential(**config)
+    raise ValueError(f"unknown potential kind {kind!r}; expected 'mlp', 'conv', 'sum' or 'kernel_density'")

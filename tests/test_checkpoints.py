@@ -7,12 +7,14 @@ import pytest
 import torch
 
 import chlu_core
-from chlu_core import (CHLU, CheckpointError, ConvPotential, LSTMBaseline, MLPPotential, NeuralODEBaseline,
-                       load, save)
+from chlu_core import (CHLU, CheckpointError, ConvPotential, KernelDensityPotential, LSTMBaseline, MLPPotential,
+                       NeuralODEBaseline, SumPotential, load, save)
 
 MODELS = {
     "chlu": lambda: CHLU(2, MLPPotential(2, hidden=16), kinetic="relativistic", c=3.0, m0=0.5, alpha=0.1, dt=0.02),
     "chlu_conv": lambda: CHLU(784, ConvPotential(), kinetic="newtonian_learned", dt=0.05),
+    "chlu_conv_layout": lambda: CHLU(784, SumPotential(ConvPotential(), KernelDensityPotential.fit(
+        torch.rand(20, 784) * 2 - 1, components=4, width=0.5, strength=0.1)), c=10.0, dt=0.05),
     "lstm": lambda: LSTMBaseline(2, hidden=16),
     "node": lambda: NeuralODEBaseline(1, hidden=16, dt=0.1),
 }
