@@ -12,6 +12,7 @@ from chlu_core.data.mnist import data_dir, load_mnist, training_subset
 from chlu_core.experiments import get
 from chlu_core.experiments import mnist as exp3
 from chlu_core.figures import class_histogram, digit_grid, evolution_strip
+from chlu_core.potentials import ConvPotential, KernelDensityPotential, SumPotential
 from chlu_core.schedules import ExponentialTemperature
 from chlu_core.training.generative import (ChainStarts, PCDConfig, PersistentChains, clip_to_box, langevin,
                                           train_pcd)
@@ -81,6 +82,7 @@ def test_quick_preset_runs_end_to_end(quick_runs, tmp_path):
         assert 0.0 <= scores["entropy_bits"] <= np.log2(10) + 1e-9
         assert 0.1 <= scores["mean_confidence"] <= 1.0 and 0.0 <= scores["mean_pixel"] <= 1.0
     assert metrics["iterations"] == config.iterations + config.finetune_iterations
+    assert isinstance(result.models["CHLU"].potential.parts[1], KernelDensityPotential)  # the layout prior
     assert set(result.figures) == {"digits", "evolution", "class_histogram", "loss"}
 
     out = result.write(tmp_path)
@@ -225,6 +227,9 @@ def test_shipped_chlu_reproduces_its_recorded_metrics():
     fields = {f.name for f in dataclasses.fields(exp3.Config)}
     config = exp3.Config(**{k: tuple(v) if isinstance(v, list) else v
                             for k, v in metadata["config"].items() if k in fields})
+    prior = unit.potential.parts[1]  # the recipe's layout prior, as its config says
+    assert (prior.components, prior.width, prior.strength) == (config.layout_components, config.layout_width,
+                                                                config.data_temperature)
     measured, _ = exp3.evaluate(unit, classifier, exp3.mnist_test_centroid(), config, seed=entry["seed"])
     for part in ("samples", "start", "deterministic_control"):
         recorded, now = entry["metrics"][part], measured[part]
@@ -282,7 +287,7 @@ def test_short_run_negatives_are_the_samplers_chains():
     schedule. Checked on the first iteration with lr → 0 (the weights stay put)."""
     torch.manual_seed(0)
     config = dataclasses.replace(exp3.PRESETS["quick"], objective="contrastive", finetune_iterations=0,
-                                 energy="potential", iterations=1,
+                                 layout_components=0, energy="potential", iterations=1,
                                  lr=1e-30, reinit_prob=1.0, batch=8, buffer_size=8, temperature=1.0,
                                  temperature_end=0.01, langevin_steps=12, clip_every=4)
     unit = exp3.make_unit(config)
@@ -308,29 +313,46 @@ def test_short_run_negatives_are_the_samplers_chains():
     assert not torch.allclose(negatives, q0) and negatives.abs().max() <= 1.0  # evolved, clipped chains
 
 
-@pytest.mark.parametrize("objective, finetune, losses", [
-    ("denoising", 0, {"loss"}), ("denoising", 3, {"loss", "contrast"}),
-    ("contrastive", 0, {"loss", "energy_pos", "energy_neg"})])
-def test_the_objective_chooses_the_trainer(objective, finetune, losses):
+@pytest.mark.parametrize("objective, finetune, layout, losses", [
+    ("denoising", 0, 0, {"loss"}), ("denoising", 3, 5, {"loss", "contrast"}),
+    ("contrastive", 0, 0, {"loss", "energy_pos", "energy_neg"})])
+def test_the_objective_chooses_the_trainer(objective, finetune, layout, losses):
     config = dataclasses.replace(exp3.PRESETS["quick"], objective=objective, iterations=2, batch=8, buffer_size=8,
-                                 langevin_steps=2, finetune_iterations=finetune, finetune_negatives=4)
+                                 langevin_steps=2, finetune_iterations=finetune, finetune_negatives=4,
+                                 layout_components=layout)
     torch.manual_seed(0)
     unit = exp3.make_unit(config)
     before = [w.clone() for w in unit.potential.parameters()]
     stages = []
-    log = exp3.train(unit, 2 * torch.rand(32, 784) - 1, config, centroid=torch.zeros(784),
-                     progress=lambda report: stages.append(report.stage))
+    images = 2 * torch.rand(32, 784) - 1
+    log = exp3.train(unit, images, config, centroid=torch.zeros(784), progress=lambda report: stages.append(report.stage))
     assert set(log.history) == losses and log.iterations == len(log.history["loss"]) == 2 + finetune
     assert stages == ["CHLU"] * 2 + ["CHLU fine-tuning"] * finetune
     if finetune:
         assert len(log.history["contrast"]) == finetune
-    assert any(not torch.equal(a, b) for a, b in zip(before, unit.potential.parameters()))
+    trained = unit.potential.parts[0] if layout else unit.potential
+    assert any(not torch.equal(a, b) for a, b in zip(before, trained.parameters()))
+    if layout:  # the trained ConvNet plus the layout prior of the same images, at the data temperature
+        assert isinstance(unit.potential, SumPotential) and isinstance(trained, ConvPotential)
+        prior = unit.potential.parts[1]
+        assert isinstance(prior, KernelDensityPotential)
+        assert (prior.components, prior.count, prior.width, prior.strength) == \
+            (layout, 32, config.layout_width, config.data_temperature)
+        torch.testing.assert_close(prior.mean, images.mean(0))
+    else:
+        assert isinstance(unit.potential, ConvPotential)
     with pytest.raises(ValueError, match="objective must be one of"):
         exp3.Config(objective="magic")
     with pytest.raises(ValueError, match="only for the denoising objective"):
         exp3.Config(objective="contrastive", finetune_iterations=1)
     with pytest.raises(ValueError, match="finetune_negatives must lie in"):
         exp3.Config(objective="denoising", finetune_iterations=1, finetune_negatives=20_000)
+    with pytest.raises(ValueError, match="layout_components must lie in"):
+        exp3.Config(objective="contrastive", layout_components=4)
+    with pytest.raises(ValueError, match="layout_components must lie in"):
+        exp3.Config(objective="denoising", subset=10, layout_components=11)
+    with pytest.raises(ValueError, match="layout_width must be > 0"):
+        exp3.Config(objective="denoising", layout_width=0.0)
 
 
 def test_persistent_chains_evolve_and_keep_what_they_draw():
