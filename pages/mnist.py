@@ -7,7 +7,8 @@ from app import compute, layout, models, state
 from chlu_core import DivergenceError, figures
 
 st.title("MNIST: dreaming digits")
-st.caption("The CHLU learned an energy over 28×28 images. Start chains at the blurry average test digit plus "
+st.caption("The CHLU learned an energy over 28×28 images (the shipped one: a ConvNet that models strokes, plus a "
+           "prior on the coarse layout of real digits). Start chains at the blurry average test digit plus "
            "noise, add heat that cools from T₀ to T_end while friction γ drains energy, and the chains settle into "
            "low-energy images: digits. Without friction nothing settles; without heat the start's noise alone picks "
            "the digit (the paper's unit then collapses to one mode).")
