@@ -2,7 +2,7 @@
 ``assets/mnist_test_centroid.npy``.
 
 Usage: ``python scripts/build_mnist_assets.py [--seed 0] [--no-paper | --paper-from DIR] [--reuse-classifier]
-[--best-from DIR] [--png FILE] [--dreams-only | --rescore | --layout-on-shipped]``
+[--best-from DIR] [--png FILE] [--dreams-only | --rescore]``
 
 Writes the test-set centroid (where the dreams start, so that the dashboard needs no MNIST files), trains the scoring classifier (all 60,000 training images), then the ``best`` preset's CHLU scored by
 it, and (unless ``--no-paper``, which keeps the paper preset's recorded metrics) the ``paper`` preset for comparison; registers both checkpoints in
@@ -12,8 +12,7 @@ one's (``--paper-from DIR`` takes them from the ``metrics.json`` of a finished
 finished best-preset run instead of training it again). ``--png`` also writes the best preset's digit grid as a PNG (for a person to look at).
 Last, it writes the dashboard MNIST page's first dream of the shipped unit (``assets/exp3_first_dreams.npz``,
 :func:`write_first_dreams`); ``--dreams-only`` does only that. ``--rescore`` scores the shipped unit
-again (:func:`rescore_shipped`, after a score was added to ``exp3.evaluate``) and rewrites its dream;
-``--layout-on-shipped`` adds the recipe's last stage to the shipped unit (:func:`add_layout_prior_to_shipped`).
+again (:func:`rescore_shipped`, after a score was added to ``exp3.evaluate``) and rewrites its dream.
 MNIST is read from ``$CHLU_DATA_DIR``.
 """
 from __future__ import annotations
@@ -31,9 +30,7 @@ import torch
 from chlu_core.assets import ASSETS_DIR, DREAMS, asset_path, model_fields, read_manifest, register
 from chlu_core.build_assets import write_derived
 from chlu_core.checkpoints import load, save, write_atomically
-from chlu_core.data.mnist import training_subset
 from chlu_core.experiments import mnist as exp3
-from chlu_core.potentials import SumPotential
 
 
 def progress(report):
@@ -83,43 +80,17 @@ def best_config_as_recorded() -> dict:
 
 def rescore_shipped() -> None:
     """Score the shipped unit again with its recorded seed and the best preset's sampler, and record the
-    new scores of its samples, starting points and deterministic control in its checkpoint and the
-    manifest; its weights, training figures and the paper preset's recorded metrics stay as they are."""
+    new scores of its samples, starting points and deterministic control (and the sampling time) in its
+    checkpoint and the manifest; its weights, training figures and the paper preset's recorded metrics
+    stay as they are."""
     unit, metadata = load(asset_path("exp3_chlu.pt"), with_metadata=True)
     if metadata["config"] != best_config_as_recorded():
         raise ValueError("the shipped unit was not trained with the current best preset; rebuild it instead")
-    reship(unit, metadata, print_changes=True)
-
-
-def add_layout_prior_to_shipped() -> None:
-    """Give the shipped unit the best recipe's last stage, :func:`exp3.layout_prior` (as
-    ``exp3.train`` adds it: fitted to the same seeded training subset), instead of training the earlier
-    stages again: the shipped unit is their output for its recorded seed, under a config that is the
-    best preset's but for the layout prior. Its training time gains the fit's; it is scored again."""
-    unit, metadata = load(asset_path("exp3_chlu.pt"), with_metadata=True)
-    best = best_config_as_recorded()
-    if metadata["config"] != {k: v for k, v in best.items() if not k.startswith("layout_")}:
-        raise ValueError("the shipped unit is not the best preset's earlier stages; rebuild it instead")
-    config = exp3.PRESETS["best"]
-    start = time.perf_counter()
-    images, _ = training_subset(config.subset, metadata["seed"])
-    unit.potential = SumPotential(unit.potential, exp3.layout_prior(images, config))
-    wall = metadata["training_wall_time_s"] + time.perf_counter() - start
-    print(f"layout prior fitted; training time {metadata['training_wall_time_s']:.1f} → {wall:.1f} s", flush=True)
-    reship(unit, {**metadata, "config": best, "training_wall_time_s": wall}, print_changes=True)
-
-
-def reship(unit, metadata: dict, print_changes: bool = False) -> None:
-    """Score ``unit`` with the seed in ``metadata`` and the best preset's sampler, then write it over the
-    shipped unit with ``metadata`` and those scores (of its samples, starting points and deterministic
-    control; its other metrics stay) and register it, keeping the manifest entry's other fields (the
-    paper preset's metrics, the pixel scale)."""
     scored, _ = exp3.evaluate(unit, exp3.shipped_classifier(), exp3.shipped_centroid(), exp3.PRESETS["best"],
                               seed=metadata["seed"])
     metrics = dict(metadata["metrics"])
     for part in ("samples", "start", "deterministic_control", "sampling_time_s"):
-        if print_changes:
-            print(part, "recorded", json.dumps(metrics.get(part)), "now", json.dumps(scored[part]), flush=True)
+        print(part, "recorded", json.dumps(metrics.get(part)), "now", json.dumps(scored[part]), flush=True)
         metrics[part] = scored[part]
     entry = read_manifest()["files"]["exp3_chlu.pt"]
     kept = {k: v for k, v in entry.items() if k not in ("file", "sha256", "experiment", "preset", "seed", "metrics",
@@ -154,18 +125,13 @@ def main():
     parser.add_argument("--dreams-only", action="store_true", help="only write the dashboard's first dream of the shipped unit")
     parser.add_argument("--rescore", action="store_true", help="score the shipped unit again (new scores), then "
                         "write its dream; no training")
-    parser.add_argument("--layout-on-shipped", action="store_true", help="add the best recipe's last stage, the "
-                        "layout prior, to the shipped unit (its earlier stages' output) instead of training again, "
-                        "then write its dream")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for PCD's small batches on a "
                         "shared CPU; the best preset's score matching, batch 128, gains from 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.dreams_only or args.rescore or args.layout_on_shipped:
+    if args.dreams_only or args.rescore:
         if args.rescore:
             rescore_shipped()
-        if args.layout_on_shipped:
-            add_layout_prior_to_shipped()
         write_first_dreams(args.seed)
         return
 

@@ -303,7 +303,7 @@ def test_short_run_negatives_are_the_samplers_chains():
     ChainStarts(config, torch.zeros(16, 784), centroid, generator)(config.buffer_size)
     torch.randint(16, (8,), generator=generator)
     torch.randn((8, 784), generator=generator)
-    torch.randint(8, (8,), generator=generator)
+    torch.randperm(8, generator=generator)
     torch.rand(8, generator=generator)
     q0, p0 = ChainStarts(config, torch.zeros(16, 784), centroid, generator)(8)
     with torch.no_grad():
@@ -355,6 +355,21 @@ def test_the_objective_chooses_the_trainer(objective, finetune, layout, losses):
         exp3.Config(objective="denoising", layout_width=0.0)
 
 
+def test_the_fine_tuning_chains_run_with_the_layout_prior_on_the_unit_being_trained():
+    config = dataclasses.replace(exp3.PRESETS["quick"], c=3.0)
+    torch.manual_seed(0)
+    unit = exp3.make_unit(config)
+    images = 2 * torch.rand(32, 784) - 1
+    prior = exp3.layout_prior(images, config)
+    guided = exp3.with_prior(unit, prior)
+    q = images[:4] + 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(guided.potential_energy(q), unit.potential_energy(q) + prior(q))
+        assert guided.config()["c"] == 3.0 and guided.kinetic is unit.kinetic
+        unit.potential.readout.bias += 1.0  # a training step on the unit shows in the guided chains' energy
+        torch.testing.assert_close(guided.potential_energy(q), unit.potential_energy(q) + prior(q))
+
+
 def test_persistent_chains_evolve_and_keep_what_they_draw():
     config = dataclasses.replace(exp3.PRESETS["quick"], buffer_size=16, batch=16, reinit="centroid", reinit_prob=0.0,
                                  langevin_steps=3, temperature=1.0, temperature_end=0.01)
@@ -364,9 +379,12 @@ def test_persistent_chains_evolve_and_keep_what_they_draw():
     before = chains.q.clone()
     q, p = chains.draw(unit, 16)
     assert q.shape == p.shape == (16, 784) and q.abs().max() <= 1.0
-    changed = (chains.q != before).any(-1)
-    assert changed.any()  # a slot drawn twice keeps its last draw, so check from the buffer's side
-    assert all((q == row).all(-1).any().item() for row in chains.q[changed])
+    # 16 distinct slots of 16: every chain is drawn once and written back whole (a slot drawn twice
+    # could have stored a mix of two chains)
+    assert bool((chains.q != before).any(-1).all())
+    assert all((q == row).all(-1).any().item() for row in chains.q)
+    with pytest.raises(ValueError, match="can draw 1 to buffer_size = 16 chains"):
+        chains.draw(unit, 17)
 
 
 def test_best_preset_trains_by_score_matching_and_samples_unclipped():

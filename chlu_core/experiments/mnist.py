@@ -27,7 +27,7 @@ from ..checkpoints import load
 from ..classifier import DigitClassifier, accuracy, score_images, train_classifier
 from ..data.mnist import load_mnist, to_unit_interval, training_subset
 from ..figures import class_histogram, digit_grid, evolution_strip, loss_curve
-from ..potentials import ConvPotential, KernelDensityPotential, SumPotential
+from ..potentials import ConvPotential, KernelDensityPotential, Potential, SumPotential
 from ..schedules import ExponentialTemperature
 from ..training.generative import PCDConfig, PersistentChains, langevin, train_pcd
 from ..training.progress import ProgressCallback, TrainingLog, keeping_diverged
@@ -76,9 +76,10 @@ class Config(PCDConfig):
     finetune_lr: float = 1e-4
     finetune_weight: float = 0.01
     finetune_negatives: int = 64
-    # Last (denoising only), a prior on the digits' coarse layout: V gains −data_temperature·log of a
-    # Gaussian kernel density of the training images in their top ``layout_components`` principal
-    # components, kernel width ``layout_width`` (:func:`layout_prior`); 0 components: none.
+    # Denoising only: a prior on the digits' coarse layout, added after score matching (before the
+    # fine-tuning, whose chains it guides): V gains −data_temperature·log of a Gaussian kernel density
+    # of the training images in their top ``layout_components`` principal components, kernel width
+    # ``layout_width`` (:func:`layout_prior`); 0 components: none.
     layout_components: int = 0
     layout_width: float = 0.45
 
@@ -107,11 +108,11 @@ class Config(PCDConfig):
 # ends on the blurred data sharpened 170-fold: near its modes); c = 10 (with c = 1 the limit, shared by
 # 784 pixels, lets each pixel move very little). Then 800 iterations of contrastive fine-tuning whose
 # negatives are the sampler's own chains (from the noisy centroid, T annealed 1 → 0.01 over 100 steps,
-# persistent): it raises V at the spurious minima where chains ended in malformed digits. Last, the
-# layout prior (layout_prior: a kernel density of the training digits in their top 64 principal
-# components, width 0.45, at the data temperature) steers each chain to the layout of some real digit
-# (confidence 0.76 → 0.83 over eight sampler seeds; docs/exp3-trials.md). The sampler is the
-# protocol's, unclipped.
+# persistent): it raises V at the spurious minima where chains ended in malformed digits. Those chains
+# already run with the layout prior (layout_prior: a kernel density of the training digits in their
+# top 64 principal components, width 0.45, at the data temperature), which the unit keeps: it steers
+# each chain to the layout of some real digit (docs/exp3-trials.md). The sampler is the protocol's,
+# unclipped.
 _BEST = dict(objective="denoising", c=10.0, potential_scale=10.0, data_temperature=0.1, lr=1e-3, batch=128,
              noise_min=0.05, noise_max=1.0, finetune_lr=1e-4, finetune_weight=0.01, finetune_negatives=64,
              reinit="centroid", reinit_noise=0.5, temperature=1.0, temperature_end=0.01, langevin_steps=100)
@@ -274,27 +275,41 @@ def mnist_test_accuracy(classifier: DigitClassifier) -> float:
 
 def train(unit: CHLU, images: torch.Tensor, config: Config, centroid: Optional[torch.Tensor] = None, seed: int = 0,
           progress: Optional[ProgressCallback] = None) -> TrainingLog:
-    """Train ``unit`` in place on ``images`` ``(n, 784)`` by ``config.objective``, then the contrastive
-    fine-tuning and the layout prior (:func:`layout_prior`) if ``config`` asks for them; the loss
-    history, stages one after the other. A run stopped early skips the stages after it."""
+    """Train ``unit`` in place on ``images`` ``(n, 784)`` by ``config.objective``; for score matching,
+    then the layout prior (:func:`layout_prior`) and the contrastive fine-tuning if ``config`` asks for
+    them. The fine-tuning's chains run on the unit with its prior (it raises V where those chains end),
+    its score-matching term fits the ConvNet alone. Returns the loss history, stages one after the
+    other; a run stopped early skips the stages after it."""
     if config.objective == "contrastive":
         return train_pcd(unit, images, config, centroid=centroid, seed=seed, progress=progress)
     settings = dict(batch=config.batch, noise_min=config.noise_min, noise_max=config.noise_max,
                     data_temperature=config.data_temperature, progress=progress)
     log = train_denoising(unit, images, config.iterations, config.lr, seed=seed, **settings)
-    if config.finetune_iterations and not log.stopped_early:
+    if log.stopped_early:
+        return log
+    prior = layout_prior(images, config) if config.layout_components else None
+    if config.finetune_iterations:
+        sampler = unit if prior is None else with_prior(unit, prior)
         chains = PersistentChains(config, images, centroid, torch.Generator().manual_seed(seed + 1))
         log = log.followed_by(train_denoising(
             unit, images, config.finetune_iterations, config.finetune_lr, seed=seed + 1, stage="CHLU fine-tuning",
-            negatives=lambda: chains.draw(unit, config.finetune_negatives)[0],
+            negatives=lambda: chains.draw(sampler, config.finetune_negatives)[0],
             contrastive_weight=config.finetune_weight, **settings))
-    if config.layout_components and not log.stopped_early:
-        unit.potential = SumPotential(unit.potential, layout_prior(images, config))
+    if prior is not None and not log.stopped_early:
+        unit.potential = SumPotential(unit.potential, prior)
     return log
 
 
+def with_prior(unit: CHLU, prior: Potential) -> CHLU:
+    """A CHLU whose potential is ``unit``'s plus ``prior``, sharing ``unit``'s modules (so it follows
+    ``unit``'s training as it goes)."""
+    guided = CHLU.from_config(unit.config())
+    guided.kinetic, guided.potential = unit.kinetic, SumPotential(unit.potential, prior)
+    return guided.train(unit.training)
+
+
 def layout_prior(images: torch.Tensor, config: Config) -> KernelDensityPotential:
-    """The best recipe's last stage: −T_data·log of a Gaussian kernel density of the training ``images``
+    """The best recipe's layout prior: −T_data·log of a Gaussian kernel density of the training ``images``
     ``(n, 784)`` in their top ``config.layout_components`` principal components (width
     ``config.layout_width``), added to the score-matched V.
 

@@ -139,9 +139,12 @@ class PersistentChains:
 
     @torch.no_grad()
     def draw(self, unit: CHLU, n: int) -> tuple:
-        """``(q, p)``, each ``(n, dim)``: ``n`` chains advanced by ``unit`` and written back."""
+        """``(q, p)``, each ``(n, dim)``: ``n`` distinct chains advanced by ``unit`` and written back."""
         config = self.config
-        slots = torch.randint(config.buffer_size, (n,), generator=self.generator)
+        if not 1 <= n <= config.buffer_size:
+            raise ValueError(f"can draw 1 to buffer_size = {config.buffer_size} chains, got {n}")
+        # Distinct slots: writing a batch back to a slot drawn twice could store a mix of the two chains.
+        slots = torch.randperm(config.buffer_size, generator=self.generator)[:n]
         q, p = self.q[slots], self.p[slots]
         fresh = torch.rand(n, generator=self.generator) < config.reinit_prob
         q[fresh], p[fresh] = self.starts(int(fresh.sum()))
