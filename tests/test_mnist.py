@@ -355,19 +355,21 @@ def test_the_objective_chooses_the_trainer(objective, finetune, layout, losses):
         exp3.Config(objective="denoising", layout_width=0.0)
 
 
-def test_the_fine_tuning_chains_run_with_the_layout_prior_on_the_unit_being_trained():
+def test_a_view_with_another_potential_trains_the_units_own_modules():
     config = dataclasses.replace(exp3.PRESETS["quick"], c=3.0)
     torch.manual_seed(0)
     unit = exp3.make_unit(config)
     images = 2 * torch.rand(32, 784) - 1
-    prior = exp3.layout_prior(images, config)
-    guided = exp3.with_prior(unit, prior)
+    strokes = unit.potential
+    unit.potential = SumPotential(strokes, exp3.layout_prior(images, config))
+    view = exp3.with_potential(unit, strokes)  # how the fine-tuning trains the ConvNet of a unit with a prior
     q = images[:4] + 0.1
     with torch.no_grad():
-        torch.testing.assert_close(guided.potential_energy(q), unit.potential_energy(q) + prior(q))
-        assert guided.config()["c"] == 3.0 and guided.kinetic is unit.kinetic
-        unit.potential.readout.bias += 1.0  # a training step on the unit shows in the guided chains' energy
-        torch.testing.assert_close(guided.potential_energy(q), unit.potential_energy(q) + prior(q))
+        torch.testing.assert_close(view.potential_energy(q), strokes(q))
+        assert view.config()["c"] == 3.0 and view.kinetic is unit.kinetic
+        before = unit.potential_energy(q)
+        view.potential.readout.bias += 1.0  # a training step on the view shows in the unit's energy
+        torch.testing.assert_close(unit.potential_energy(q), before + 1.0 / config.potential_scale)
 
 
 def test_persistent_chains_evolve_and_keep_what_they_draw():

@@ -276,10 +276,10 @@ def mnist_test_accuracy(classifier: DigitClassifier) -> float:
 def train(unit: CHLU, images: torch.Tensor, config: Config, centroid: Optional[torch.Tensor] = None, seed: int = 0,
           progress: Optional[ProgressCallback] = None) -> TrainingLog:
     """Train ``unit`` in place on ``images`` ``(n, 784)`` by ``config.objective``; for score matching,
-    then the layout prior (:func:`layout_prior`) and the contrastive fine-tuning if ``config`` asks for
-    them. The fine-tuning's chains run on the unit with its prior (it raises V where those chains end),
-    its score-matching term fits the ConvNet alone. Returns the loss history, stages one after the
-    other; a run stopped early skips the stages after it."""
+    then add the layout prior (:func:`layout_prior`) and run the contrastive fine-tuning if ``config``
+    asks for them. The fine-tuning's chains run on the unit with its prior (it raises V where those
+    chains end); it trains the ConvNet alone. Returns the loss history, stages one after the other; a
+    run stopped early skips the stages after it."""
     if config.objective == "contrastive":
         return train_pcd(unit, images, config, centroid=centroid, seed=seed, progress=progress)
     settings = dict(batch=config.batch, noise_min=config.noise_min, noise_max=config.noise_max,
@@ -287,25 +287,24 @@ def train(unit: CHLU, images: torch.Tensor, config: Config, centroid: Optional[t
     log = train_denoising(unit, images, config.iterations, config.lr, seed=seed, **settings)
     if log.stopped_early:
         return log
-    prior = layout_prior(images, config) if config.layout_components else None
+    strokes = unit.potential
+    if config.layout_components:
+        unit.potential = SumPotential(strokes, layout_prior(images, config))
     if config.finetune_iterations:
-        sampler = unit if prior is None else with_prior(unit, prior)
         chains = PersistentChains(config, images, centroid, torch.Generator().manual_seed(seed + 1))
         log = log.followed_by(train_denoising(
-            unit, images, config.finetune_iterations, config.finetune_lr, seed=seed + 1, stage="CHLU fine-tuning",
-            negatives=lambda: chains.draw(sampler, config.finetune_negatives)[0],
+            with_potential(unit, strokes), images, config.finetune_iterations, config.finetune_lr, seed=seed + 1,
+            stage="CHLU fine-tuning", negatives=lambda: chains.draw(unit, config.finetune_negatives)[0],
             contrastive_weight=config.finetune_weight, **settings))
-    if prior is not None and not log.stopped_early:
-        unit.potential = SumPotential(unit.potential, prior)
     return log
 
 
-def with_prior(unit: CHLU, prior: Potential) -> CHLU:
-    """A CHLU whose potential is ``unit``'s plus ``prior``, sharing ``unit``'s modules (so it follows
-    ``unit``'s training as it goes)."""
-    guided = CHLU.from_config(unit.config())
-    guided.kinetic, guided.potential = unit.kinetic, SumPotential(unit.potential, prior)
-    return guided.train(unit.training)
+def with_potential(unit: CHLU, potential: Potential) -> CHLU:
+    """A CHLU like ``unit`` whose potential is ``potential``; it shares ``unit``'s kinetic term and the
+    potential's modules, so training it trains them (e.g. the ConvNet part of a unit with a prior)."""
+    view = CHLU.from_config(unit.config())
+    view.kinetic, view.potential = unit.kinetic, potential
+    return view.train(unit.training)
 
 
 def layout_prior(images: torch.Tensor, config: Config) -> KernelDensityPotential:
