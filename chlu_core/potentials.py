@@ -209,8 +209,8 @@ class ConvPotential(Potential):
 
 class SumPotential(Potential):
     """V(q) = Σₖ Vₖ(q) over ``parts`` (each a :class:`Potential` of the same dim): e.g. a trained
-    potential with a correction fitted on top of it (:mod:`chlu_core.training.flow_matching`). Its
-    frozen gradient is the sum of the parts' own fast ones."""
+    ConvNet plus a :class:`KernelDensityPotential` prior (experiment III). Its frozen gradient is the
+    sum of the parts' own fast ones."""
 
     def __init__(self, *parts: Potential):
         if not parts or not all(isinstance(part, Potential) for part in parts):
@@ -269,13 +269,9 @@ class KernelDensityPotential(Potential):
         potential.centres.copy_((images - mean) @ basis)
         return potential
 
-    def _responsibilities(self, q):
-        """Coordinates z ``(batch, components)`` of ``q`` and the kernels' log-weights ``(batch, count)``."""
-        coordinates = (q - self.mean) @ self.basis
-        return coordinates, -torch.cdist(coordinates, self.centres).square() / (2.0 * self.width ** 2)
-
     def forward(self, q):
-        _, logits = self._responsibilities(q)
+        coordinates = (q - self.mean) @ self.basis
+        logits = -torch.cdist(coordinates, self.centres).square() / (2.0 * self.width ** 2)  # (batch, count)
         return -self.strength * (torch.logsumexp(logits, -1) - math.log(self.count))
 
     def frozen_gradient(self, xp=torch) -> GradientFn:

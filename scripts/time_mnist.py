@@ -4,8 +4,9 @@ Usage: ``python scripts/time_mnist.py [--repeats 3] [--iterations 10]``
 
 Sampling: the shipped CHLU (or an untrained one if none is shipped), 64 chains × 1,000 Langevin steps
 from the noisy test centroid. Training: seconds per iteration of each stage of the ``paper`` preset (PCD)
-and the ``best`` one (denoising score matching, then contrastive fine-tuning; its last stage, the layout
-prior, is a 2 s fit), the first iteration excluded as warm-up, and the whole training they add up to. MNIST is read from ``$CHLU_DATA_DIR``.
+and the ``best`` one (denoising score matching, then contrastive fine-tuning; the layout prior between
+them is a 2 s fit), the first iteration excluded as warm-up, and the whole training they add up to.
+MNIST is read from ``$CHLU_DATA_DIR``.
 """
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def main():
             print(f"{preset}, {stage}: median {median:.3f} s per iteration; {counts[stage]} iterations ≈ "
                   f"{median * counts[stage] / 60:.1f} min")
         print(f"{preset}: training ≈ {total / 60:.1f} min")
+
 
 if __name__ == "__main__":
     main()

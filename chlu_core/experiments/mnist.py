@@ -93,7 +93,8 @@ class Config(PCDConfig):
         if self.finetune_iterations and not 1 <= self.finetune_negatives <= self.buffer_size:
             raise ValueError(f"finetune_negatives must lie in [1, buffer_size = {self.buffer_size}], "
                              f"got {self.finetune_negatives}")
-        if not 0 <= self.layout_components <= min(self.subset, 784) or (self.layout_components and self.objective != "denoising"):
+        if (not 0 <= self.layout_components <= min(self.subset, 784)
+                or (self.layout_components and self.objective != "denoising")):
             raise ValueError(f"layout_components must lie in [0, min(subset, 784)], and be > 0 only for the denoising "
                              f"objective, got {self.layout_components} with {self.objective!r}")
         if not self.layout_width > 0:
@@ -120,7 +121,8 @@ PRESETS = {
     "paper": Config(),
     "best": Config(**_BEST, iterations=20_000, finetune_iterations=800, buffer_size=1000, layout_components=64),
     "quick": Config(**{**_BEST, "langevin_steps": 10, "finetune_negatives": 16}, subset=512, iterations=20,
-                    finetune_iterations=5, layout_components=16, buffer_size=128, samples=16, sample_steps=100, snapshot_steps=(0, 50),
+                    finetune_iterations=5, layout_components=16, buffer_size=128, samples=16, sample_steps=100,
+                    snapshot_steps=(0, 50),
                     classifier_epochs=1, classifier_subset=2000),
 }
 
