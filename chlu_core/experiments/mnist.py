@@ -111,7 +111,7 @@ class Config(PCDConfig):
 # negatives are the sampler's own chains (from the noisy centroid, T annealed 1 → 0.01 over 100 steps,
 # persistent): it raises V at the spurious minima where chains ended in malformed digits. Those chains
 # already run with the layout prior (layout_prior: a kernel density of the training digits in their
-# top 64 principal components, width 0.45, at the data temperature), which the unit keeps: it steers
+# top 96 principal components, width 0.45, at the data temperature), which the unit keeps: it steers
 # each chain to the layout of some real digit (docs/exp3-trials.md). The sampler is the protocol's,
 # unclipped.
 _BEST = dict(objective="denoising", c=10.0, potential_scale=10.0, data_temperature=0.1, lr=1e-3, batch=128,
@@ -119,7 +119,7 @@ _BEST = dict(objective="denoising", c=10.0, potential_scale=10.0, data_temperatu
              reinit="centroid", reinit_noise=0.5, temperature=1.0, temperature_end=0.01, langevin_steps=100)
 PRESETS = {
     "paper": Config(),
-    "best": Config(**_BEST, iterations=20_000, finetune_iterations=800, buffer_size=1000, layout_components=64),
+    "best": Config(**_BEST, iterations=20_000, finetune_iterations=800, buffer_size=1000, layout_components=96),
     "quick": Config(**{**_BEST, "langevin_steps": 10, "finetune_negatives": 16}, subset=512, iterations=20,
                     finetune_iterations=5, layout_components=16, buffer_size=128, samples=16, sample_steps=100,
                     snapshot_steps=(0, 50),
@@ -316,7 +316,7 @@ def layout_prior(images: torch.Tensor, config: Config) -> KernelDensityPotential
 
     Why: the score-matched V models strokes well (chains started from noisy real digits end on crisp
     ones), but from the noisy centroid its chains often settle in a spurious minimum whose layout is
-    no digit's. The density sees only the layout (64 components of 784), so the sum steers each chain
+    no digit's. The density sees only the layout (96 components of 784), so the sum steers each chain
     to the layout of some real digit and leaves the strokes to V. Its strength is the data temperature
     of V's units, so that exp(−V/T_data) is the product of the two densities (a product of experts)."""
     return KernelDensityPotential.fit(images, config.layout_components, config.layout_width, config.data_temperature)
