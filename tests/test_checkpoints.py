@@ -112,6 +112,15 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 
 
+def test_written_files_get_the_umask_permissions_as_open_gives(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        path = save(MODELS["lstm"](), tmp_path / "model.pt")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_metadata_must_be_plain_data(tmp_path):
     with pytest.raises(TypeError, match="JSON"):
         save(MODELS["lstm"](), tmp_path / "m.pt", metadata={"bad": object()})
