@@ -304,8 +304,9 @@ def train(unit: CHLU, images: torch.Tensor, config: Config, centroid: Optional[t
 def with_potential(unit: CHLU, potential: Potential) -> CHLU:
     """A CHLU like ``unit`` whose potential is ``potential``; it shares ``unit``'s kinetic term and the
     potential's modules, so training it trains them (e.g. the ConvNet part of a unit with a prior)."""
-    view = CHLU.from_config(unit.config())
-    view.kinetic, view.potential = unit.kinetic, potential
+    settings = {key: value for key, value in unit.config().items() if key != "potential"}
+    view = CHLU(potential=potential, **settings)
+    view.kinetic = unit.kinetic
     return view.train(unit.training)
 
 
@@ -316,7 +317,7 @@ def layout_prior(images: torch.Tensor, config: Config) -> KernelDensityPotential
 
     Why: the score-matched V models strokes well (chains started from noisy real digits end on crisp
     ones), but from the noisy centroid its chains often settle in a spurious minimum whose layout is
-    no digit's. The density sees only the layout (96 components of 784), so the sum steers each chain
+    no digit's. The density sees only the layout (its few top components of 784), so the sum steers each chain
     to the layout of some real digit and leaves the strokes to V. Its strength is the data temperature
     of V's units, so that exp(−V/T_data) is the product of the two densities (a product of experts)."""
     return KernelDensityPotential.fit(images, config.layout_components, config.layout_width, config.data_temperature)
